@@ -1,0 +1,1 @@
+"""Transport-free access control: it decides, the front ends translate, the store remembers."""

@@ -1,0 +1,217 @@
+"""Password accounts: register, login, second factor, logout, lock and unlock.
+
+Unknown user, wrong password and locked account give one answer and take the same time: every
+path checks one password hash (a dummy for unknown users) and charges one counter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from dataclasses import dataclass
+
+from hostwarden.core.alerts import Alert, AlertOutbox
+from hostwarden.core.audit import AuditTrail, Kind
+from hostwarden.core.clock import Clock
+from hostwarden.core.identity import Role, User, check_username
+from hostwarden.core.lockout import Lockout
+from hostwarden.core.passwords import PasswordHasher
+from hostwarden.core.sessions import Session, SessionManager
+from hostwarden.core.totp import TotpOutcome, TotpService
+from hostwarden.errors import InvalidInput, NotFound
+from hostwarden.storage.base import UserStore
+
+LOGIN_FAILED = "Incorrect username or password."
+
+
+@dataclass(frozen=True, slots=True)
+class LoginResult:
+    """The outcome of a password check. On failure only ``message`` is meaningful."""
+
+    ok: bool
+    message: str = LOGIN_FAILED
+    user: User | None = None
+    session: Session | None = None
+    needs_totp: bool = False
+
+
+def user_key(username: str) -> str:
+    """The lockout key of an account name."""
+    return f"user:{username.casefold()}"
+
+
+class Accounts:
+    """Account management over the store."""
+
+    def __init__(
+        self,
+        users: UserStore,
+        hasher: PasswordHasher,
+        lockout: Lockout,
+        sessions: SessionManager,
+        totp: TotpService,
+        alerts: AlertOutbox,
+        audit: AuditTrail,
+        clock: Clock,
+    ) -> None:
+        self._users = users
+        self._hasher = hasher
+        self._lockout = lockout
+        self._sessions = sessions
+        self._totp = totp
+        self._alerts = alerts
+        self._audit = audit
+        self._clock = clock
+
+    async def get(self, username: str) -> User:
+        """The stored user, or :class:`NotFound`."""
+        user = await self._users.get(username)
+        if user is None:
+            raise NotFound(f"no user {username!r}")
+        return user
+
+    async def register(
+        self,
+        username: str,
+        password: str | None = None,
+        roles: frozenset[Role] = frozenset({Role.USER}),
+        telegram_ids: tuple[int, ...] = (),
+        actor: str = "",
+    ) -> User:
+        """Create an account; the password is hashed with argon2id."""
+        check_username(username)
+        password_hash = None
+        if password is not None:
+            self._hasher.check_policy(password)
+            password_hash = await asyncio.to_thread(self._hasher.hash, password)
+        user = await self._users.create(
+            User(0, username, tuple(telegram_ids), roles, password_hash, False, self._clock.now())
+        )
+        await self._audit.record(
+            Kind.ACCOUNT_CREATED,
+            actor=actor,
+            subject=f"user:{username}",
+            roles=sorted(r.value for r in roles),
+        )
+        return user
+
+    async def update(self, user: User, actor: str, **changes: object) -> User:
+        """Change roles, Telegram IDs or the lock flag; audited with who did it."""
+        updated = await self._users.update(dataclasses.replace(user, **changes))  # type: ignore[arg-type]
+        await self._audit.record(
+            Kind.ACCOUNT_UPDATED,
+            actor=actor,
+            subject=f"user:{user.username}",
+            fields=sorted(changes),
+        )
+        return updated
+
+    async def login(
+        self, username: str, password: str, ip: str | None = None, user_agent: str | None = None
+    ) -> LoginResult:
+        """Check a password; on success open a fresh session (TOTP may still be needed)."""
+        try:
+            user = await self._users.get(check_username(username))
+        except InvalidInput:
+            user = None
+        stored = user.password_hash if user is not None else None
+        ok, new_hash = await asyncio.to_thread(self._hasher.verify, password, stored)
+        name_key = user_key(username)
+        ip_key = f"ip:{ip}" if ip else None
+        subject = f"user:{username}"
+        actor = f"ip:{ip}" if ip else ""
+        if not ok:
+            hit = await self._lockout.hit(name_key, self._lockout.password_rule)
+            if ip_key:
+                await self._lockout.hit(ip_key, self._lockout.ip_rule)
+            if hit.counted:
+                await self._audit.record(
+                    Kind.LOGIN_FAILED,
+                    actor=actor,
+                    subject=subject,
+                    attempt=hit.count,
+                    known=user is not None,
+                )
+            else:
+                await self._audit.record(
+                    Kind.LOGIN_REFUSED, actor=actor, subject=subject, reason="blocked"
+                )
+            if hit.newly_blocked:
+                await self._alerts.raise_alert(
+                    Alert(
+                        "blocked",
+                        "Account blocked after repeated failed logins",
+                        self._clock.now(),
+                        username=username,
+                        attempt=hit.count,
+                        attempts_left=0,
+                    )
+                )
+            return LoginResult(False)
+        assert user is not None  # ok is only true for a stored hash
+        block = await self._lockout.blocked((name_key, ip_key) if ip_key else (name_key,))
+        if user.locked or block is not None:
+            reason = "locked" if user.locked else "blocked"
+            await self._audit.record(
+                Kind.LOGIN_REFUSED, actor=actor, subject=subject, reason=reason
+            )
+            return LoginResult(False)
+        if new_hash is not None:
+            user = await self._users.update(dataclasses.replace(user, password_hash=new_hash))
+            await self._audit.record(Kind.PASSWORD_REHASHED, subject=subject)
+        await self._lockout.clear(name_key)
+        needs_totp = await self._totp.is_enrolled(user)
+        session = await self._sessions.create(user.id, ip, user_agent)
+        await self._audit.record(
+            Kind.LOGIN_SUCCEEDED, actor=actor, subject=subject, session=session.record.handle
+        )
+        return LoginResult(True, "", user, session, needs_totp)
+
+    async def second_factor(
+        self, user: User, token: str, code: str, recovery: bool = False
+    ) -> tuple[TotpOutcome, Session | None]:
+        """Check a TOTP (or recovery) code for a logged-in session; success rotates the token."""
+        if recovery:
+            outcome = await self._totp.use_recovery_code(user, code)
+        else:
+            outcome = await self._totp.verify(user, code)
+        if outcome is not TotpOutcome.ACCEPTED:
+            return outcome, None
+        return outcome, await self._sessions.rotate(token, mfa=True)
+
+    async def logout(self, token: str, who: str = "") -> bool:
+        """End the session of ``token``."""
+        ended = await self._sessions.end(token)
+        if ended:
+            await self._audit.record(Kind.LOGOUT, subject=who)
+        return ended
+
+    async def set_password(self, username: str, password: str, actor: str) -> None:
+        """Replace a password (argon2id) and end the user's sessions."""
+        user = await self.get(username)
+        self._hasher.check_policy(password)
+        new_hash = await asyncio.to_thread(self._hasher.hash, password)
+        await self._users.update(dataclasses.replace(user, password_hash=new_hash))
+        await self._sessions.revoke_user(user.id, actor)
+        await self._audit.record(Kind.PASSWORD_CHANGED, actor=actor, subject=f"user:{username}")
+
+    async def lock(self, username: str, actor: str) -> None:
+        """Lock an account by hand and end its sessions."""
+        user = await self.get(username)
+        await self._users.update(dataclasses.replace(user, locked=True))
+        await self._sessions.revoke_user(user.id, actor)
+        await self._audit.record(Kind.ACCOUNT_LOCKED, actor=actor, subject=f"user:{username}")
+
+    async def unlock(self, username: str, actor: str) -> None:
+        """Re-enable an account: clear the lock flag, its block and its failure counter."""
+        user = await self.get(username)
+        await self._users.update(dataclasses.replace(user, locked=False))
+        with contextlib.suppress(NotFound):
+            await self._lockout.unblock(user_key(username), actor)
+        await self._audit.record(Kind.ACCOUNT_UNLOCKED, actor=actor, subject=f"user:{username}")
+
+    async def count_failure(self, username: str) -> int:
+        """Count one failed attempt against an account by hand (seed 003's API)."""
+        hit = await self._lockout.hit(user_key(username), self._lockout.password_rule)
+        return hit.count

@@ -1,0 +1,106 @@
+"""The audit trail: one append-only event per decision, in the store and as a JSON log line.
+
+The store keeps full identities (admins need them); the log line masks them, because logs travel
+to collectors that more people can read.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any, Final
+
+from hostwarden.core.clock import Clock
+from hostwarden.core.masking import mask_user_id, mask_username
+from hostwarden.storage.base import AuditEvent, AuditQuery, AuditStore
+
+LOG = logging.getLogger("hostwarden.audit")
+
+
+class Kind:
+    """The documented vocabulary of event kinds (see docs/audit.md)."""
+
+    LOGIN_SUCCEEDED: Final = "login.succeeded"
+    LOGIN_FAILED: Final = "login.failed"
+    LOGIN_REFUSED: Final = "login.refused"
+    LOGOUT: Final = "logout"
+    TOTP_SUCCEEDED: Final = "totp.succeeded"
+    TOTP_FAILED: Final = "totp.failed"
+    TOTP_REPLAYED: Final = "totp.replayed"
+    TOTP_REFUSED: Final = "totp.refused"
+    TOTP_ENROLLED: Final = "totp.enrolled"
+    TOTP_ENROLMENT_STARTED: Final = "totp.enrolment_started"
+    TOTP_RESET: Final = "totp.reset"
+    RECOVERY_USED: Final = "totp.recovery_used"
+    ACCESS_GRANTED: Final = "access.granted"
+    ACCESS_DENIED: Final = "access.denied"
+    ACCESS_BLOCKED: Final = "access.blocked"
+    ACCESS_UNKNOWN: Final = "access.unknown"
+    BLOCK_CREATED: Final = "block.created"
+    BLOCK_LIFTED: Final = "block.lifted"
+    ACCOUNT_CREATED: Final = "account.created"
+    ACCOUNT_LOCKED: Final = "account.locked"
+    ACCOUNT_UNLOCKED: Final = "account.unlocked"
+    ACCOUNT_UPDATED: Final = "account.updated"
+    PASSWORD_CHANGED: Final = "password.changed"
+    PASSWORD_REHASHED: Final = "password.rehashed"
+    SESSION_BINDING_MISMATCH: Final = "session.binding_mismatch"
+    SESSION_REVOKED: Final = "session.revoked"
+    SESSION_EXPIRED: Final = "session.expired"
+    ALERT_RAISED: Final = "alert.raised"
+    ADMIN_ACTION: Final = "admin.action"
+    ERROR: Final = "error"
+
+
+ALL_KINDS: Final = frozenset(
+    value for name, value in vars(Kind).items() if name.isupper() and isinstance(value, str)
+)
+
+
+def masked_ref(ref: str) -> str:
+    """Mask an actor reference such as ``tg:123456789`` or ``user:alice`` for a log line."""
+    prefix, sep, value = ref.partition(":")
+    if not sep:
+        return mask_username(ref)
+    if prefix in ("tg", "uid"):
+        return f"{prefix}:{mask_user_id(value)}"
+    if prefix == "ip":
+        return f"ip:{value.rsplit('.', 1)[0]}.*" if "." in value else "ip:*"
+    return f"{prefix}:{mask_username(value)}"
+
+
+class AuditTrail:
+    """Records events in the store and writes one JSON line per event to the audit logger."""
+
+    def __init__(self, store: AuditStore, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def record(
+        self, kind: str, actor: str = "", subject: str = "", **detail: Any
+    ) -> AuditEvent:
+        """Append one event; ``actor`` and ``subject`` are references like ``tg:42``."""
+        if kind not in ALL_KINDS:
+            raise ValueError(f"unknown audit kind {kind!r}")
+        event = AuditEvent(kind, self._clock.now(), actor, subject, dict(detail))
+        stored = await self._store.append(event)
+        LOG.info(self.log_line(stored))
+        return stored
+
+    @staticmethod
+    def log_line(event: AuditEvent) -> str:
+        """The masked JSON line for ``event``."""
+        record: Mapping[str, Any] = {
+            "ts": event.at.isoformat(),
+            "event": event.kind,
+            "id": event.id,
+            "actor": masked_ref(event.actor) if event.actor else "",
+            "subject": masked_ref(event.subject) if event.subject else "",
+            **{k: v for k, v in event.detail.items() if k not in ("ts", "event", "id")},
+        }
+        return json.dumps(record, default=str, ensure_ascii=False, sort_keys=False)
+
+    async def query(self, query: AuditQuery) -> list[AuditEvent]:
+        """Read events, newest first."""
+        return await self._store.query(query)

@@ -1,0 +1,55 @@
+"""Finding the user behind an actor: the store's accounts plus the configuration's allow-lists."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from hostwarden.core.identity import Actor, Role, User
+from hostwarden.core.settings import AccessSettings
+from hostwarden.errors import Conflict
+from hostwarden.storage.base import UserStore
+
+
+class Directory:
+    """Resolves actors to users. A user without any role counts as unknown."""
+
+    def __init__(self, users: UserStore, access: AccessSettings) -> None:
+        self._users = users
+        self._admins = frozenset(access.admin_telegram_ids)
+        self._allowed = frozenset(access.allowed_telegram_ids) | self._admins
+
+    def config_roles(self, telegram_id: int) -> frozenset[Role]:
+        """Roles the configuration grants to a Telegram ID."""
+        if telegram_id in self._admins:
+            return frozenset({Role.ADMIN, Role.USER})
+        if telegram_id in self._allowed:
+            return frozenset({Role.USER})
+        return frozenset()
+
+    async def resolve(self, actor: Actor) -> User | None:
+        """The known user behind ``actor``, with config roles merged in; ``None`` if unknown."""
+        user: User | None = None
+        extra: frozenset[Role] = frozenset()
+        if actor.telegram_id is not None:
+            user = await self._users.by_telegram_id(actor.telegram_id)
+            extra = self.config_roles(actor.telegram_id)
+            if user is None and extra:
+                user = await self._materialise(actor.telegram_id)
+        elif actor.username is not None:
+            user = await self._users.get(actor.username)
+        if user is None:
+            return None
+        roles = user.roles | extra
+        if not roles:
+            return None
+        return dataclasses.replace(user, roles=roles)
+
+    async def _materialise(self, telegram_id: int) -> User | None:
+        # Config-declared IDs get a stored account on first contact, so that they can hold a
+        # TOTP factor and sessions; their roles keep coming from the configuration alone.
+        try:
+            return await self._users.create(
+                User(id=0, username=f"tg{telegram_id}", telegram_ids=(telegram_id,))
+            )
+        except Conflict:
+            return await self._users.by_telegram_id(telegram_id)

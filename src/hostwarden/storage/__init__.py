@@ -1,0 +1,1 @@
+"""Storage: small protocols (``base``) and their backends (``memory``, ``sql``)."""

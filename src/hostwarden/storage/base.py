@@ -1,0 +1,213 @@
+"""The store's small protocols and the records they pass.
+
+Every security counter or limit changes inside one backend call that is atomic across
+processes: callers never read a value, decide, and write it back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from hostwarden.core.identity import User
+
+
+@dataclass(frozen=True, slots=True)
+class CounterRule:
+    """How one kind of attempt is counted. ``limit=None`` counts without ever blocking."""
+
+    limit: int | None
+    window_seconds: int
+    block_seconds: int = 3600
+    max_block_seconds: int = 86400
+    permanent_after: int = 0
+    remember_seconds: int = 86400
+    alert_every_seconds: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HitResult:
+    """What one attempt did to its counter.
+
+    ``counted`` is false when the key was already blocked: the attempt was refused unseen.
+    ``count`` is the attempt number inside the window (the one that blocked, if it blocked).
+    """
+
+    counted: bool
+    count: int
+    blocked_until: datetime | None = None
+    blocked: bool = False
+    newly_blocked: bool = False
+    alert_due: bool = False
+    level: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """A key that may not act. ``until=None`` means until lifted by hand."""
+
+    key: str
+    until: datetime | None
+    reason: str
+    level: int
+    created_at: datetime
+
+    def active(self, now: datetime) -> bool:
+        return self.until is None or self.until > now
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """A stored session; the token itself is never stored, only its SHA-256."""
+
+    token_hash: str
+    user_id: int
+    created_at: datetime
+    last_seen: datetime
+    ip: str | None = None
+    user_agent: str | None = None
+    mfa_at: datetime | None = None
+
+    @property
+    def handle(self) -> str:
+        """A short public name for listings and revocation; it cannot be used to log in."""
+        return self.token_hash[:12]
+
+
+@dataclass(frozen=True, slots=True)
+class TotpFactor:
+    """A user's TOTP secret, encrypted; unconfirmed until a first valid code."""
+
+    user_id: int
+    secret_encrypted: str
+    confirmed: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One append-only audit record. ``id`` is given by the store."""
+
+    kind: str
+    at: datetime
+    actor: str = ""
+    subject: str = ""
+    detail: dict[str, Any] = field(default_factory=dict)
+    id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """Filters for reading the audit trail, newest first; ``before_id`` pages (keyset)."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    actor: str | None = None
+    kind: str | None = None
+    before_id: int | None = None
+    limit: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    """An alert waiting to be delivered. Digests carry a ``bucket`` and a ``count``."""
+
+    id: int
+    created_at: datetime
+    text: str
+    next_attempt_at: datetime
+    attempts: int = 0
+    bucket: str | None = None
+    count: int = 1
+
+
+class UserStore(Protocol):
+    """Accounts."""
+
+    async def get(self, username: str) -> User | None: ...
+    async def by_telegram_id(self, telegram_id: int) -> User | None: ...
+    async def create(self, user: User) -> User: ...
+    async def update(self, user: User) -> User: ...
+    async def list(self) -> list[User]: ...
+
+
+class CounterStore(Protocol):
+    """Attempt counters; ``hit`` also creates the block when a limit is reached."""
+
+    async def hit(self, key: str, now: datetime, rule: CounterRule) -> HitResult: ...
+    async def reset(self, key: str) -> None: ...
+    async def prune(self, now: datetime, window_seconds: int, remember_seconds: int) -> int: ...
+    async def size(self) -> int: ...
+
+
+class BlockStore(Protocol):
+    """Blocks, automatic or by hand."""
+
+    async def active(self, keys: tuple[str, ...], now: datetime) -> Block | None: ...
+    async def put(self, block: Block) -> None: ...
+    async def remove(self, key: str) -> bool: ...
+    async def list(self, now: datetime) -> list[Block]: ...
+
+
+class SessionStore(Protocol):
+    """Sessions by token hash; ``touch`` renews atomically only while still valid."""
+
+    async def put(self, record: SessionRecord) -> None: ...
+    async def touch(
+        self, token_hash: str, now: datetime, idle_after: datetime, created_after: datetime
+    ) -> SessionRecord | None: ...
+    async def delete(self, token_hash_prefix: str, user_id: int | None = None) -> int: ...
+    async def purge(self, idle_before: datetime, created_before: datetime) -> int: ...
+    async def list(self, user_id: int | None = None) -> list[SessionRecord]: ...
+
+
+class TotpStore(Protocol):
+    """TOTP factors, used time steps and recovery codes."""
+
+    async def get_factor(self, user_id: int) -> TotpFactor | None: ...
+    async def put_factor(self, factor: TotpFactor | None, user_id: int) -> None: ...
+    async def claim_step(self, user_id: int, step: int, now: datetime) -> bool: ...
+    async def set_recovery(self, user_id: int, code_hashes: list[str]) -> None: ...
+    async def use_recovery(self, user_id: int, code_hash: str) -> bool: ...
+
+
+class ElevationStore(Protocol):
+    """Fresh second-factor grants for front ends without sessions (the bot)."""
+
+    async def grant(self, user_id: int, channel: str, at: datetime) -> None: ...
+    async def granted_at(self, user_id: int, channel: str) -> datetime | None: ...
+    async def revoke(self, user_id: int) -> None: ...
+
+
+class AuditStore(Protocol):
+    """The append-only audit trail."""
+
+    async def append(self, event: AuditEvent) -> AuditEvent: ...
+    async def query(self, query: AuditQuery) -> list[AuditEvent]: ...
+
+
+class OutboxStore(Protocol):
+    """The durable alert outbox."""
+
+    async def put(self, text: str, now: datetime) -> None: ...
+    async def fold(self, bucket: str, text: str, now: datetime, deliver_at: datetime) -> None: ...
+    async def due(self, now: datetime, limit: int) -> list[OutboxMessage]: ...
+    async def ack(self, message_id: int) -> None: ...
+    async def retry(self, message_id: int, at: datetime) -> None: ...
+
+
+class Store(Protocol):
+    """A backend: one object per protocol, plus start and close."""
+
+    users: UserStore
+    counters: CounterStore
+    blocks: BlockStore
+    sessions: SessionStore
+    totp: TotpStore
+    elevations: ElevationStore
+    audit: AuditStore
+    outbox: OutboxStore
+
+    async def start(self) -> None: ...
+    async def close(self) -> None: ...

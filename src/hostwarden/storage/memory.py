@@ -1,0 +1,305 @@
+"""A dict-backed store for tests and single-process use.
+
+Each method runs without awaiting in between, so on one event loop every call is atomic. State is
+bounded: counters are pruned and capped, and the audit trail keeps the newest ``audit_capacity``
+events.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections import OrderedDict, deque
+from datetime import datetime, timedelta
+
+from hostwarden.core.identity import User
+from hostwarden.errors import Conflict, NotFound
+from hostwarden.storage.base import (
+    AuditEvent,
+    AuditQuery,
+    Block,
+    CounterRule,
+    HitResult,
+    OutboxMessage,
+    SessionRecord,
+    TotpFactor,
+)
+from hostwarden.storage.counting import CounterState, apply_hit
+
+
+class MemoryUsers:
+    def __init__(self) -> None:
+        self._by_name: dict[str, User] = {}
+        self._ids = itertools.count(1)
+
+    async def get(self, username: str) -> User | None:
+        return self._by_name.get(username.casefold())
+
+    async def by_telegram_id(self, telegram_id: int) -> User | None:
+        return next((u for u in self._by_name.values() if telegram_id in u.telegram_ids), None)
+
+    async def create(self, user: User) -> User:
+        key = user.username.casefold()
+        if key in self._by_name:
+            raise Conflict(f"user {user.username!r} already exists")
+        taken = {t for u in self._by_name.values() for t in u.telegram_ids}
+        if taken.intersection(user.telegram_ids):
+            raise Conflict("that Telegram ID belongs to another user")
+        stored = dataclasses.replace(user, id=next(self._ids))
+        self._by_name[key] = stored
+        return stored
+
+    async def update(self, user: User) -> User:
+        key = user.username.casefold()
+        if key not in self._by_name:
+            raise NotFound(f"no user {user.username!r}")
+        others = {t for k, u in self._by_name.items() if k != key for t in u.telegram_ids}
+        if others.intersection(user.telegram_ids):
+            raise Conflict("that Telegram ID belongs to another user")
+        self._by_name[key] = user
+        return user
+
+    async def list(self) -> list[User]:
+        return sorted(self._by_name.values(), key=lambda u: u.id)
+
+
+class MemoryCounters:
+    def __init__(self, blocks: MemoryBlocks, capacity: int) -> None:
+        self._rows: OrderedDict[str, CounterState] = OrderedDict()
+        self._blocks = blocks
+        self._capacity = capacity
+
+    async def hit(self, key: str, now: datetime, rule: CounterRule) -> HitResult:
+        block = self._blocks.get(key)
+        state = self._rows.get(key)
+        result, new_state, new_block = apply_hit(key, state, block, now, rule)
+        if new_state is not None:
+            self._rows[key] = new_state
+            self._rows.move_to_end(key)
+            self._evict()
+        if new_block is not None:
+            await self._blocks.put(new_block)
+        return result
+
+    def _evict(self) -> None:
+        # Under a flood of distinct keys, forget the least recently seen counters first.
+        while len(self._rows) > self._capacity:
+            self._rows.popitem(last=False)
+
+    async def reset(self, key: str) -> None:
+        self._rows.pop(key, None)
+
+    async def prune(self, now: datetime, window_seconds: int, remember_seconds: int) -> int:
+        stale = [k for k, s in self._rows.items() if s.stale(now, window_seconds, remember_seconds)]
+        for key in stale:
+            del self._rows[key]
+        return len(stale)
+
+    async def size(self) -> int:
+        return len(self._rows)
+
+
+class MemoryBlocks:
+    def __init__(self) -> None:
+        self._blocks: dict[str, Block] = {}
+
+    def get(self, key: str) -> Block | None:
+        return self._blocks.get(key)
+
+    async def active(self, keys: tuple[str, ...], now: datetime) -> Block | None:
+        for key in keys:
+            block = self._blocks.get(key)
+            if block is not None and block.active(now):
+                return block
+        return None
+
+    async def put(self, block: Block) -> None:
+        self._blocks[block.key] = block
+
+    async def remove(self, key: str) -> bool:
+        return self._blocks.pop(key, None) is not None
+
+    async def list(self, now: datetime) -> list[Block]:
+        return sorted(
+            (b for b in self._blocks.values() if b.active(now)), key=lambda b: b.created_at
+        )
+
+
+class MemorySessions:
+    def __init__(self) -> None:
+        self._rows: dict[str, SessionRecord] = {}
+
+    async def put(self, record: SessionRecord) -> None:
+        self._rows[record.token_hash] = record
+
+    async def touch(
+        self, token_hash: str, now: datetime, idle_after: datetime, created_after: datetime
+    ) -> SessionRecord | None:
+        row = self._rows.get(token_hash)
+        if row is None or row.last_seen <= idle_after or row.created_at <= created_after:
+            return None
+        touched = dataclasses.replace(row, last_seen=now)
+        self._rows[token_hash] = touched
+        return touched
+
+    async def delete(self, token_hash_prefix: str, user_id: int | None = None) -> int:
+        doomed = [
+            h
+            for h, r in self._rows.items()
+            if h.startswith(token_hash_prefix) and (user_id is None or r.user_id == user_id)
+        ]
+        for h in doomed:
+            del self._rows[h]
+        return len(doomed)
+
+    async def purge(self, idle_before: datetime, created_before: datetime) -> int:
+        doomed = [
+            h
+            for h, r in self._rows.items()
+            if r.last_seen <= idle_before or r.created_at <= created_before
+        ]
+        for h in doomed:
+            del self._rows[h]
+        return len(doomed)
+
+    async def list(self, user_id: int | None = None) -> list[SessionRecord]:
+        rows = [r for r in self._rows.values() if user_id is None or r.user_id == user_id]
+        return sorted(rows, key=lambda r: r.created_at)
+
+
+class MemoryTotp:
+    def __init__(self) -> None:
+        self._factors: dict[int, TotpFactor] = {}
+        self._steps: dict[int, dict[int, datetime]] = {}
+        self._recovery: dict[int, set[str]] = {}
+
+    async def get_factor(self, user_id: int) -> TotpFactor | None:
+        return self._factors.get(user_id)
+
+    async def put_factor(self, factor: TotpFactor | None, user_id: int) -> None:
+        if factor is None:
+            self._factors.pop(user_id, None)
+            self._recovery.pop(user_id, None)
+        else:
+            self._factors[user_id] = factor
+
+    async def claim_step(self, user_id: int, step: int, now: datetime) -> bool:
+        steps = self._steps.setdefault(user_id, {})
+        if step in steps:
+            return False
+        steps[step] = now
+        horizon = now - timedelta(hours=1)
+        for old in [s for s, at in steps.items() if at < horizon]:
+            del steps[old]
+        return True
+
+    async def set_recovery(self, user_id: int, code_hashes: list[str]) -> None:
+        self._recovery[user_id] = set(code_hashes)
+
+    async def use_recovery(self, user_id: int, code_hash: str) -> bool:
+        codes = self._recovery.get(user_id, set())
+        if code_hash in codes:
+            codes.discard(code_hash)
+            return True
+        return False
+
+
+class MemoryElevations:
+    def __init__(self) -> None:
+        self._grants: dict[tuple[int, str], datetime] = {}
+
+    async def grant(self, user_id: int, channel: str, at: datetime) -> None:
+        self._grants[(user_id, channel)] = at
+
+    async def granted_at(self, user_id: int, channel: str) -> datetime | None:
+        return self._grants.get((user_id, channel))
+
+    async def revoke(self, user_id: int) -> None:
+        for key in [k for k in self._grants if k[0] == user_id]:
+            del self._grants[key]
+
+
+class MemoryAudit:
+    def __init__(self, capacity: int) -> None:
+        self._events: deque[AuditEvent] = deque(maxlen=capacity)
+        self._ids = itertools.count(1)
+
+    async def append(self, event: AuditEvent) -> AuditEvent:
+        stored = dataclasses.replace(event, id=next(self._ids), detail=dict(event.detail))
+        self._events.append(stored)
+        return stored
+
+    async def query(self, query: AuditQuery) -> list[AuditEvent]:
+        found: list[AuditEvent] = []
+        for event in reversed(self._events):
+            if len(found) >= query.limit:
+                break
+            if query.before_id is not None and event.id >= query.before_id:
+                continue
+            if query.since is not None and event.at < query.since:
+                continue
+            if query.until is not None and event.at >= query.until:
+                continue
+            if query.kind is not None and event.kind != query.kind:
+                continue
+            if query.actor is not None and event.actor != query.actor:
+                continue
+            found.append(event)
+        return found
+
+
+class MemoryOutbox:
+    def __init__(self) -> None:
+        self._rows: dict[int, OutboxMessage] = {}
+        self._buckets: dict[str, int] = {}
+        self._ids = itertools.count(1)
+
+    async def put(self, text: str, now: datetime) -> None:
+        message_id = next(self._ids)
+        self._rows[message_id] = OutboxMessage(message_id, now, text, now)
+
+    async def fold(self, bucket: str, text: str, now: datetime, deliver_at: datetime) -> None:
+        existing = self._buckets.get(bucket)
+        if existing is not None and existing in self._rows:
+            row = self._rows[existing]
+            self._rows[existing] = dataclasses.replace(row, count=row.count + 1)
+            return
+        message_id = next(self._ids)
+        self._buckets[bucket] = message_id
+        self._rows[message_id] = OutboxMessage(message_id, now, text, deliver_at, bucket=bucket)
+
+    async def due(self, now: datetime, limit: int) -> list[OutboxMessage]:
+        ready = [m for m in self._rows.values() if m.next_attempt_at <= now]
+        return sorted(ready, key=lambda m: m.id)[:limit]
+
+    async def ack(self, message_id: int) -> None:
+        row = self._rows.pop(message_id, None)
+        if row is not None and row.bucket is not None:
+            self._buckets.pop(row.bucket, None)
+
+    async def retry(self, message_id: int, at: datetime) -> None:
+        row = self._rows.get(message_id)
+        if row is not None:
+            self._rows[message_id] = dataclasses.replace(
+                row, attempts=row.attempts + 1, next_attempt_at=at
+            )
+
+
+class MemoryStore:
+    """Everything in this process's memory; lost at exit. For tests and trials."""
+
+    def __init__(self, counter_capacity: int = 100_000, audit_capacity: int = 100_000) -> None:
+        self.users = MemoryUsers()
+        self.blocks = MemoryBlocks()
+        self.counters = MemoryCounters(self.blocks, counter_capacity)
+        self.sessions = MemorySessions()
+        self.totp = MemoryTotp()
+        self.elevations = MemoryElevations()
+        self.audit = MemoryAudit(audit_capacity)
+        self.outbox = MemoryOutbox()
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None

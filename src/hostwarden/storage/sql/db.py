@@ -1,0 +1,102 @@
+"""Engines, transactions and the few dialect differences the repositories need."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Table, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from hostwarden.errors import ConfigError
+
+
+def normalise_url(url: str) -> str:
+    """A SQLAlchemy async URL: a plain path means an SQLite file; sync drivers become async."""
+    if "://" not in url:
+        return f"sqlite+aiosqlite:///{Path(url).expanduser().resolve()}"
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(f"not a database URL or file path: {url.split('@')[-1]!r}") from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    elif backend in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    else:
+        raise ConfigError(f"unsupported database {backend!r}: use SQLite or PostgreSQL")
+    return parsed.render_as_string(hide_password=False)
+
+
+def _sqlite_events(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take over transaction control from the driver so that BEGIN IMMEDIATE is ours to send.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # Writers take SQLite's write lock up front: a read-modify-write inside the transaction
+        # is then atomic across processes. Readers start a plain deferred transaction.
+        readonly = conn.get_execution_options().get("hostwarden_readonly", False)
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+
+class Database:
+    """One async engine plus ``write()`` and ``read()`` transactions."""
+
+    def __init__(self, url: str, pool_size: int = 5) -> None:
+        self.url = normalise_url(url)
+        sqlite_file = make_url(self.url).get_backend_name() == "sqlite"
+        if sqlite_file:
+            database = make_url(self.url).database
+            if database and database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            self.engine = create_async_engine(self.url, connect_args={"timeout": 30})
+            _sqlite_events(self.engine)
+        else:
+            self.engine = create_async_engine(
+                self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            )
+        self.dialect = "sqlite" if sqlite_file else "postgresql"
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction that may write; it holds SQLite's write lock from its start."""
+        async with self.engine.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A read-only transaction."""
+        async with self.engine.connect() as conn:
+            conn = await conn.execution_options(hostwarden_readonly=True)
+            async with conn.begin():
+                yield conn
+
+    def insert(self, table: Table) -> Any:
+        """A dialect insert that supports ``on_conflict_do_*``."""
+        if self.dialect == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
+
+    def upsert(self, table: Table, values: dict[str, Any], keys: Sequence[str]) -> Any:
+        """``INSERT ... ON CONFLICT (keys) DO UPDATE`` with ``values``."""
+        statement = self.insert(table).values(**values)
+        updates = {k: v for k, v in values.items() if k not in keys}
+        return statement.on_conflict_do_update(index_elements=list(keys), set_=updates)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,223 @@
+"""SQL repositories for counters, blocks, the audit trail and the alert outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hostwarden.storage.base import (
+    AuditEvent,
+    AuditQuery,
+    Block,
+    CounterRule,
+    HitResult,
+    OutboxMessage,
+)
+from hostwarden.storage.counting import CounterState, apply_hit
+from hostwarden.storage.sql import tables as t
+from hostwarden.storage.sql.db import Database
+
+
+def _block(row: Any) -> Block:
+    return Block(row.key, row.until, row.reason, row.level, row.created_at)
+
+
+async def _put_block(db: Database, conn: AsyncConnection, block: Block) -> None:
+    values = {
+        "key": block.key,
+        "until": block.until,
+        "reason": block.reason,
+        "level": block.level,
+        "created_at": block.created_at,
+    }
+    await conn.execute(db.upsert(t.blocks, values, ["key"]))
+
+
+class SqlCounters:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def hit(self, key: str, now: datetime, rule: CounterRule) -> HitResult:
+        c = t.counters.c
+        placeholder = (
+            self._db.insert(t.counters)
+            .values(key=key, count=0, window_start=now, level=0, last_seen=now, last_alert=None)
+            .on_conflict_do_nothing(index_elements=["key"])
+        )
+        async with self._db.write() as conn:
+            # The row exists after this insert; FOR UPDATE then holds it until commit, so the
+            # read-decide-write below is one atomic step (SQLite: BEGIN IMMEDIATE does the same).
+            await conn.execute(placeholder)
+            row = (
+                await conn.execute(select(t.counters).where(c.key == key).with_for_update())
+            ).one()
+            block_row = (await conn.execute(select(t.blocks).where(t.blocks.c.key == key))).first()
+            state = CounterState(
+                row._mapping["count"], row.window_start, row.level, row.last_seen, row.last_alert
+            )
+            block = _block(block_row) if block_row else None
+            result, new_state, new_block = apply_hit(key, state, block, now, rule)
+            if new_state is not None:
+                await conn.execute(
+                    update(t.counters)
+                    .where(c.key == key)
+                    .values(
+                        count=new_state.count,
+                        window_start=new_state.window_start,
+                        level=new_state.level,
+                        last_seen=new_state.last_seen,
+                        last_alert=new_state.last_alert,
+                    )
+                )
+            if new_block is not None:
+                await _put_block(self._db, conn, new_block)
+        return result
+
+    async def reset(self, key: str) -> None:
+        async with self._db.write() as conn:
+            await conn.execute(delete(t.counters).where(t.counters.c.key == key))
+
+    async def prune(self, now: datetime, window_seconds: int, remember_seconds: int) -> int:
+        c = t.counters.c
+        statement = delete(t.counters).where(
+            ((c.level == 0) & (c.last_seen <= now - timedelta(seconds=window_seconds)))
+            | (c.last_seen <= now - timedelta(seconds=remember_seconds))
+        )
+        async with self._db.write() as conn:
+            return (await conn.execute(statement)).rowcount
+
+    async def size(self) -> int:
+        async with self._db.read() as conn:
+            return (await conn.execute(select(func.count()).select_from(t.counters))).scalar_one()
+
+
+class SqlBlocks:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def active(self, keys: tuple[str, ...], now: datetime) -> Block | None:
+        b = t.blocks.c
+        query = (
+            select(t.blocks).where(b.key.in_(keys), (b.until.is_(None)) | (b.until > now)).limit(1)
+        )
+        async with self._db.read() as conn:
+            row = (await conn.execute(query)).first()
+        return _block(row) if row else None
+
+    async def put(self, block: Block) -> None:
+        async with self._db.write() as conn:
+            await _put_block(self._db, conn, block)
+
+    async def remove(self, key: str) -> bool:
+        async with self._db.write() as conn:
+            return (await conn.execute(delete(t.blocks).where(t.blocks.c.key == key))).rowcount > 0
+
+    async def list(self, now: datetime) -> list[Block]:
+        b = t.blocks.c
+        query = select(t.blocks).where((b.until.is_(None)) | (b.until > now)).order_by(b.created_at)
+        async with self._db.read() as conn:
+            return [_block(row) for row in await conn.execute(query)]
+
+
+class SqlAudit:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def append(self, event: AuditEvent) -> AuditEvent:
+        statement = (
+            t.audit_events.insert()
+            .values(
+                at=event.at,
+                kind=event.kind,
+                actor=event.actor[:300],
+                subject=event.subject[:300],
+                detail=event.detail,
+            )
+            .returning(t.audit_events.c.id)
+        )
+        async with self._db.write() as conn:
+            new_id = (await conn.execute(statement)).scalar_one()
+        return AuditEvent(event.kind, event.at, event.actor, event.subject, event.detail, new_id)
+
+    async def query(self, query: AuditQuery) -> list[AuditEvent]:
+        a = t.audit_events.c
+        statement = select(t.audit_events).order_by(a.id.desc()).limit(query.limit)
+        if query.before_id is not None:
+            statement = statement.where(a.id < query.before_id)
+        if query.since is not None:
+            statement = statement.where(a.at >= query.since)
+        if query.until is not None:
+            statement = statement.where(a.at < query.until)
+        if query.kind is not None:
+            statement = statement.where(a.kind == query.kind)
+        if query.actor is not None:
+            statement = statement.where(a.actor == query.actor)
+        async with self._db.read() as conn:
+            return [
+                AuditEvent(r.kind, r.at, r.actor, r.subject, dict(r.detail), r.id)
+                for r in await conn.execute(statement)
+            ]
+
+
+class SqlOutbox:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def put(self, text: str, now: datetime) -> None:
+        async with self._db.write() as conn:
+            await conn.execute(
+                t.outbox.insert().values(
+                    created_at=now, text=text, next_attempt_at=now, attempts=0, count=1
+                )
+            )
+
+    async def fold(self, bucket: str, text: str, now: datetime, deliver_at: datetime) -> None:
+        statement = (
+            self._db.insert(t.outbox)
+            .values(
+                created_at=now,
+                text=text,
+                next_attempt_at=deliver_at,
+                attempts=0,
+                bucket=bucket,
+                count=1,
+            )
+            .on_conflict_do_update(
+                index_elements=["bucket"], set_={"count": t.outbox.c["count"] + 1}
+            )
+        )
+        async with self._db.write() as conn:
+            await conn.execute(statement)
+
+    async def due(self, now: datetime, limit: int) -> list[OutboxMessage]:
+        o = t.outbox.c
+        query = select(t.outbox).where(o.next_attempt_at <= now).order_by(o.id).limit(limit)
+        async with self._db.read() as conn:
+            return [
+                OutboxMessage(
+                    r.id,
+                    r.created_at,
+                    r.text,
+                    r.next_attempt_at,
+                    r.attempts,
+                    r.bucket,
+                    r._mapping["count"],
+                )
+                for r in await conn.execute(query)
+            ]
+
+    async def ack(self, message_id: int) -> None:
+        async with self._db.write() as conn:
+            await conn.execute(delete(t.outbox).where(t.outbox.c.id == message_id))
+
+    async def retry(self, message_id: int, at: datetime) -> None:
+        o = t.outbox.c
+        async with self._db.write() as conn:
+            await conn.execute(
+                update(t.outbox)
+                .where(o.id == message_id)
+                .values(attempts=o.attempts + 1, next_attempt_at=at)
+            )

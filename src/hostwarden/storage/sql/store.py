@@ -1,0 +1,32 @@
+"""The SQL store: every repository over one engine; migrations run at ``start()``."""
+
+from __future__ import annotations
+
+from hostwarden.storage.sql.accounts import SqlElevations, SqlSessions, SqlTotp, SqlUsers
+from hostwarden.storage.sql.db import Database, normalise_url
+from hostwarden.storage.sql.migrate import upgrade
+from hostwarden.storage.sql.security import SqlAudit, SqlBlocks, SqlCounters, SqlOutbox
+
+__all__ = ["SqlStore", "normalise_url"]
+
+
+class SqlStore:
+    """SQLite (a file path or ``sqlite:///``) or PostgreSQL (``postgresql://``)."""
+
+    def __init__(self, url: str, pool_size: int = 5) -> None:
+        self.db = Database(url, pool_size)
+        self.users = SqlUsers(self.db)
+        self.counters = SqlCounters(self.db)
+        self.blocks = SqlBlocks(self.db)
+        self.sessions = SqlSessions(self.db)
+        self.totp = SqlTotp(self.db)
+        self.elevations = SqlElevations(self.db)
+        self.audit = SqlAudit(self.db)
+        self.outbox = SqlOutbox(self.db)
+
+    async def start(self) -> None:
+        """Apply pending migrations."""
+        await upgrade(self.db)
+
+    async def close(self) -> None:
+        await self.db.dispose()
