@@ -1,0 +1,112 @@
+"""Shared fixtures: a clock, stores of every backend, a wired core."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from hostwarden.core.clock import ManualClock
+from hostwarden.core.secretbox import generate_key
+from hostwarden.core.service import AccessCore, CoreSettings
+from hostwarden.core.settings import TotpSettings
+from hostwarden.storage.memory import MemoryStore
+from hostwarden.storage.sql import SqlStore
+from tests.pgserver import PgServer, find_bin
+
+BACKENDS = ["memory", "sqlite", "postgres"]
+_db_counter = 0
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer | None]:
+    """One PostgreSQL server for the whole run, if the binaries are installed."""
+    required = os.environ.get("HOSTWARDEN_REQUIRE_POSTGRES") == "1"
+    if not find_bin("initdb"):
+        if required:
+            pytest.fail("PostgreSQL is required (scripts/test installs it) but initdb is missing")
+        yield None
+        return
+    server = PgServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+async def _fresh_pg_database(server: PgServer) -> str:
+    global _db_counter
+    _db_counter += 1
+    name = f"t{os.getpid()}_{_db_counter}"
+    admin = create_async_engine(server.url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    await admin.dispose()
+    return server.url.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, pg_server: PgServer | None
+) -> str:
+    """A fresh empty database URL for the backend named by the test's ``backend`` param."""
+    backend = getattr(request, "param", "sqlite")
+    if backend == "postgres":
+        if pg_server is None:
+            pytest.skip(
+                "PostgreSQL server binaries are not installed here; scripts/test installs them"
+            )
+        return await _fresh_pg_database(pg_server)
+    return str(tmp_path / "hostwarden.db")
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+async def make_store(backend: str, tmp_path: Path, pg_server: PgServer | None) -> Any:
+    if backend == "memory":
+        return MemoryStore()
+    if backend == "sqlite":
+        return SqlStore(str(tmp_path / f"store{len(list(tmp_path.iterdir()))}.db"))
+    if pg_server is None:
+        if os.environ.get("HOSTWARDEN_REQUIRE_POSTGRES") == "1":
+            pytest.fail("PostgreSQL is required but not available")
+        pytest.skip("PostgreSQL server binaries are not installed here; scripts/test installs them")
+    return SqlStore(await _fresh_pg_database(pg_server))
+
+
+@pytest.fixture(params=BACKENDS)
+async def store(
+    request: pytest.FixtureRequest, tmp_path: Path, pg_server: PgServer | None
+) -> AsyncIterator[Any]:
+    """A started store of each backend."""
+    backend = await make_store(request.param, tmp_path, pg_server)
+    await backend.start()
+    yield backend
+    await backend.close()
+
+
+def fast_settings(**sections: Any) -> CoreSettings:
+    """Core settings with a TOTP key; argon2 stays at OWASP's minimum cost."""
+    totp = sections.pop("totp", TotpSettings(encryption_key=generate_key()))  # type: ignore[arg-type]
+    return CoreSettings(totp=totp, **sections)
+
+
+@pytest.fixture
+async def core(clock: ManualClock) -> AsyncIterator[AccessCore]:
+    """A core over the memory store and a manual clock."""
+    instance = AccessCore(MemoryStore(), fast_settings(), clock)
+    await instance.start()
+    yield instance
+    await instance.close()
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)

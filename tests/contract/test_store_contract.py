@@ -1,0 +1,219 @@
+"""One contract, every backend: memory, SQLite and PostgreSQL must behave alike."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from hostwarden.core.identity import Role, User
+from hostwarden.errors import Conflict, NotFound
+from hostwarden.storage.base import (
+    AuditEvent,
+    AuditQuery,
+    Block,
+    CounterRule,
+    SessionRecord,
+    TotpFactor,
+)
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+RULE = CounterRule(limit=3, window_seconds=600, block_seconds=60, max_block_seconds=240)
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+class TestUsers:
+    async def test_create_get_and_case_insensitive_names(self, store: Any) -> None:
+        created = await store.users.create(
+            User(0, "Alice", (111, 222), frozenset({Role.ADMIN}), "hash", False, T0)
+        )
+        assert created.id > 0
+        found = await store.users.get("alice")
+        assert found == created
+        assert (await store.users.by_telegram_id(222)) == created
+        assert await store.users.get("bob") is None
+        assert await store.users.by_telegram_id(333) is None
+
+    async def test_names_and_telegram_ids_are_unique(self, store: Any) -> None:
+        await store.users.create(User(0, "alice", (111,), frozenset({Role.USER})))
+        with pytest.raises(Conflict):
+            await store.users.create(User(0, "ALICE", (), frozenset({Role.USER})))
+        with pytest.raises(Conflict):
+            await store.users.create(User(0, "bob", (111,), frozenset({Role.USER})))
+        assert [u.username for u in await store.users.list()] == ["alice"]
+
+    async def test_update_roles_ids_and_lock(self, store: Any) -> None:
+        user = await store.users.create(User(0, "carol", (5,), frozenset({Role.USER})))
+        changed = User(user.id, "carol", (6, 7), frozenset({Role.ADMIN}), "h2", True, None)
+        await store.users.update(changed)
+        again = await store.users.get("carol")
+        assert again is not None
+        assert again.telegram_ids == (6, 7)
+        assert again.roles == frozenset({Role.ADMIN})
+        assert again.locked and again.password_hash == "h2"
+        assert await store.users.by_telegram_id(5) is None
+        with pytest.raises(NotFound):
+            await store.users.update(User(9999, "nobody"))
+
+
+class TestCounters:
+    async def test_counts_blocks_at_limit_and_refuses_while_blocked(self, store: Any) -> None:
+        first = await store.counters.hit("tg:1", at(0), RULE)
+        assert (first.counted, first.count, first.blocked) == (True, 1, False)
+        await store.counters.hit("tg:1", at(1), RULE)
+        third = await store.counters.hit("tg:1", at(2), RULE)
+        assert third.newly_blocked and third.count == 3
+        assert third.blocked_until == at(2 + 60)
+        refused = await store.counters.hit("tg:1", at(3), RULE)
+        assert not refused.counted and refused.blocked
+        block = await store.blocks.active(("ip:x", "tg:1"), at(3))
+        assert block is not None and block.key == "tg:1"
+        assert await store.blocks.active(("tg:1",), at(63)) is None
+
+    async def test_back_off_doubles_up_to_the_cap_then_permanent(self, store: Any) -> None:
+        rule = CounterRule(1, 600, 60, 240, permanent_after=4)
+        now = 0.0
+        lengths = []
+        for _ in range(4):
+            hit = await store.counters.hit("user:x", at(now), rule)
+            assert hit.newly_blocked
+            if hit.blocked_until is None:
+                lengths.append(None)
+                break
+            lengths.append((hit.blocked_until - at(now)).total_seconds())
+            now = (hit.blocked_until - T0).total_seconds() + 1
+        assert lengths == [60, 120, 240, None]
+        assert await store.blocks.active(("user:x",), at(10**7)) is not None
+
+    async def test_window_restarts_the_count(self, store: Any) -> None:
+        await store.counters.hit("ip:1", at(0), RULE)
+        await store.counters.hit("ip:1", at(1), RULE)
+        later = await store.counters.hit("ip:1", at(601), RULE)
+        assert later.count == 1 and not later.blocked
+
+    async def test_alert_due_once_per_interval(self, store: Any) -> None:
+        rule = CounterRule(limit=None, window_seconds=3600, alert_every_seconds=300)
+        due = [(await store.counters.hit("tg:9", at(s), rule)).alert_due for s in (0, 10, 299, 300)]
+        assert due == [True, False, False, True]
+
+    async def test_reset_prune_and_size(self, store: Any) -> None:
+        for key in ("a", "b", "c"):
+            await store.counters.hit(key, at(0), RULE)
+        await store.counters.reset("a")
+        assert await store.counters.size() == 2
+        await store.counters.hit("c", at(500), RULE)
+        assert await store.counters.prune(at(700), 600, 86400) == 1  # b went quiet; c did not
+        assert await store.counters.size() == 1
+
+
+class TestBlocks:
+    async def test_put_list_remove(self, store: Any) -> None:
+        await store.blocks.put(Block("tg:5", None, "by hand", 0, at(0)))
+        await store.blocks.put(Block("ip:1.2.3.4", at(30), "auto", 1, at(1)))
+        keys = [b.key for b in await store.blocks.list(at(10))]
+        assert keys == ["tg:5", "ip:1.2.3.4"]
+        assert [b.key for b in await store.blocks.list(at(40))] == ["tg:5"]
+        assert await store.blocks.remove("tg:5")
+        assert not await store.blocks.remove("tg:5")
+        assert await store.blocks.active(("tg:5",), at(40)) is None
+
+
+class TestSessions:
+    async def test_touch_renews_only_live_sessions(self, store: Any) -> None:
+        record = SessionRecord("a" * 64, 1, at(0), at(0), "10.0.0.1", "UA", None)
+        await store.sessions.put(record)
+        touched = await store.sessions.touch("a" * 64, at(100), at(-1), at(-1000))
+        assert touched is not None and touched.last_seen == at(100) and touched.ip == "10.0.0.1"
+        assert await store.sessions.touch("a" * 64, at(200), at(150), at(-1000)) is None  # idle
+        assert await store.sessions.touch("a" * 64, at(200), at(0), at(0)) is None  # too old
+        assert await store.sessions.touch("b" * 64, at(200), at(0), at(-10)) is None
+
+    async def test_delete_by_prefix_and_user_and_purge(self, store: Any) -> None:
+        for n, (h, uid) in enumerate((("ab" * 32, 1), ("ac" * 32, 1), ("cd" * 32, 2))):
+            await store.sessions.put(SessionRecord(h, uid, at(n), at(n * 100)))
+        assert await store.sessions.delete("ab", 2) == 0
+        assert await store.sessions.delete("ab") == 1
+        assert [r.user_id for r in await store.sessions.list()] == [1, 2]
+        assert len(await store.sessions.list(user_id=2)) == 1
+        assert await store.sessions.purge(at(150), at(-1)) == 1  # ac was idle since 100
+        assert await store.sessions.delete("", 2) == 1
+        assert await store.sessions.list() == []
+
+
+class TestTotp:
+    async def test_factor_roundtrip_and_delete(self, store: Any) -> None:
+        await store.totp.put_factor(TotpFactor(7, "enc", False, at(0)), 7)
+        await store.totp.put_factor(TotpFactor(7, "enc2", True, at(0)), 7)
+        assert await store.totp.get_factor(7) == TotpFactor(7, "enc2", True, at(0))
+        await store.totp.set_recovery(7, ["h1", "h2"])
+        await store.totp.put_factor(None, 7)
+        assert await store.totp.get_factor(7) is None
+        assert not await store.totp.use_recovery(7, "h1")
+
+    async def test_a_step_is_claimed_once(self, store: Any) -> None:
+        assert await store.totp.claim_step(1, 1000, at(0))
+        assert not await store.totp.claim_step(1, 1000, at(1))
+        assert await store.totp.claim_step(2, 1000, at(1))
+
+    async def test_recovery_codes_work_once(self, store: Any) -> None:
+        await store.totp.set_recovery(3, ["x", "y"])
+        assert await store.totp.use_recovery(3, "x")
+        assert not await store.totp.use_recovery(3, "x")
+        await store.totp.set_recovery(3, ["z"])
+        assert not await store.totp.use_recovery(3, "y")
+
+
+class TestElevations:
+    async def test_grant_read_revoke(self, store: Any) -> None:
+        await store.elevations.grant(1, "telegram", at(0))
+        await store.elevations.grant(1, "telegram", at(5))
+        assert await store.elevations.granted_at(1, "telegram") == at(5)
+        assert await store.elevations.granted_at(1, "password") is None
+        await store.elevations.revoke(1)
+        assert await store.elevations.granted_at(1, "telegram") is None
+
+
+class TestAudit:
+    async def test_append_and_query_with_filters_and_keyset(self, store: Any) -> None:
+        ids = []
+        for n in range(7):
+            kind = "login.failed" if n % 2 else "login.succeeded"
+            event = AuditEvent(kind, at(n), f"user:u{n % 3}", "s", {"n": n})
+            ids.append((await store.audit.append(event)).id)
+        assert ids == sorted(ids)
+        newest = await store.audit.query(AuditQuery(limit=3))
+        assert [e.detail["n"] for e in newest] == [6, 5, 4]
+        page2 = await store.audit.query(AuditQuery(limit=3, before_id=newest[-1].id))
+        assert [e.detail["n"] for e in page2] == [3, 2, 1]
+        failed = await store.audit.query(AuditQuery(kind="login.failed"))
+        assert [e.detail["n"] for e in failed] == [5, 3, 1]
+        by_actor = await store.audit.query(AuditQuery(actor="user:u0"))
+        assert [e.detail["n"] for e in by_actor] == [6, 3, 0]
+        window = await store.audit.query(AuditQuery(since=at(2), until=at(4)))
+        assert [e.detail["n"] for e in window] == [3, 2]
+        assert window[0].at == at(3)
+
+
+class TestOutbox:
+    async def test_put_due_retry_ack(self, store: Any) -> None:
+        await store.outbox.put("one", at(0))
+        await store.outbox.put("two", at(1))
+        due = await store.outbox.due(at(1), 10)
+        assert [m.text for m in due] == ["one", "two"]
+        await store.outbox.retry(due[0].id, at(60))
+        await store.outbox.ack(due[1].id)
+        assert await store.outbox.due(at(59), 10) == []
+        later = await store.outbox.due(at(60), 10)
+        assert [(m.text, m.attempts) for m in later] == [("one", 1)]
+
+    async def test_fold_counts_into_one_bucket(self, store: Any) -> None:
+        for _ in range(4):
+            await store.outbox.fold("m1|unauthorized", "unauthorized", at(0), at(60))
+        await store.outbox.fold("m1|totp", "totp", at(0), at(60))
+        assert await store.outbox.due(at(59), 10) == []
+        due = await store.outbox.due(at(60), 10)
+        assert sorted((m.bucket, m.count) for m in due) == [("m1|totp", 1), ("m1|unauthorized", 4)]
