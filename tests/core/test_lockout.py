@@ -1,0 +1,49 @@
+"""Lockout: manual blocks, key parsing and bounded state under a flood."""
+
+from __future__ import annotations
+
+import pytest
+
+from hostwarden.core.clock import ManualClock
+from hostwarden.core.identity import Actor
+from hostwarden.core.lockout import parse_key
+from hostwarden.core.service import AccessCore
+from hostwarden.errors import InvalidInput, NotFound
+from hostwarden.storage.memory import MemoryStore
+from tests.conftest import fast_settings
+
+
+def test_parse_key() -> None:
+    assert parse_key(" 12345 ") == "tg:12345"
+    assert parse_key("user:Alice") == "user:alice"
+    assert parse_key("ip:10.0.0.1") == "ip:10.0.0.1"
+    with pytest.raises(InvalidInput):
+        parse_key("nonsense")
+
+
+async def test_manual_block_and_unblock(core: AccessCore) -> None:
+    await core.lockout.block("555", actor="user:admin")
+    assert (await core.guard.decide(Actor(telegram_id=555), "getmyid")).reason == "blocked"
+    assert [b.key for b in await core.lockout.list_blocks()] == ["tg:555"]
+    await core.lockout.unblock("tg:555", actor="user:admin")
+    assert await core.lockout.list_blocks() == []
+    with pytest.raises(NotFound):
+        await core.lockout.unblock("tg:555", actor="user:admin")
+
+
+async def test_counters_of_quiet_actors_are_pruned(clock: ManualClock) -> None:
+    core = AccessCore(MemoryStore(), fast_settings(), clock)
+    for n in range(300):
+        await core.guard.decide(Actor(telegram_id=n + 1_000_000), "host.view")
+    assert await core.store.counters.size() >= 300
+    clock.advance(3601)
+    assert await core.lockout.prune() >= 300
+    assert await core.store.counters.size() <= 1
+
+
+async def test_memory_counters_are_capped() -> None:
+    store = MemoryStore(counter_capacity=100)
+    core = AccessCore(store, fast_settings(), ManualClock())
+    for n in range(1000):
+        await core.guard.decide(Actor(telegram_id=n + 5_000_000), "host.view")
+    assert await store.counters.size() == 100
