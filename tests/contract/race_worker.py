@@ -1,0 +1,51 @@
+"""Runs in a child process: hammers one account through a core of its own."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any
+
+from hostwarden.core.clock import ManualClock
+from hostwarden.core.identity import Actor
+from hostwarden.core.service import AccessCore, CoreSettings
+from hostwarden.core.settings import LockoutSettings, TotpSettings
+from hostwarden.storage.sql import SqlStore
+
+
+def settings(key: str) -> CoreSettings:
+    return CoreSettings(
+        lockout=LockoutSettings(password_max_failures=5, totp_max_failures=5),
+        totp=TotpSettings(encryption_key=key),  # type: ignore[arg-type]
+    )
+
+
+async def _attack(
+    url: str, key: str, when: str, mode: str, value: str, tries: int, barrier: Any
+) -> list[str]:
+    core = AccessCore(
+        SqlStore(url, pool_size=10), settings(key), ManualClock(datetime.fromisoformat(when))
+    )
+    try:
+        user = await core.store.users.get("victim")
+        assert user is not None
+        await asyncio.to_thread(barrier.wait)
+        if mode == "password":
+            results = await asyncio.gather(
+                *(core.accounts.login("victim", value, "203.0.113.9", "bot") for _ in range(tries))
+            )
+            return [f"{r.ok}:{r.message}" for r in results]
+        actor = Actor(telegram_id=user.telegram_ids[0])
+        outcomes = await asyncio.gather(
+            *(core.guard.submit_totp(actor, value) for _ in range(tries))
+        )
+        return [o.value for o in outcomes]
+    finally:
+        await core.close()
+
+
+def attack(
+    url: str, key: str, when: str, mode: str, value: str, tries: int, barrier: Any
+) -> list[str]:
+    """Entry point for the process pool."""
+    return asyncio.run(_attack(url, key, when, mode, value, tries, barrier))
