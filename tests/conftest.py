@@ -74,7 +74,7 @@ async def make_store(backend: str, tmp_path: Path, pg_server: PgServer | None) -
     if backend == "memory":
         return MemoryStore()
     if backend == "sqlite":
-        return SqlStore(str(tmp_path / f"store{len(list(tmp_path.iterdir()))}.db"))
+        return SqlStore(str(tmp_path / f"store-{os.urandom(4).hex()}.db"))
     if pg_server is None:
         if os.environ.get("HOSTWARDEN_REQUIRE_POSTGRES") == "1":
             pytest.fail("PostgreSQL is required but not available")

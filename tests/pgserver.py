@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -58,8 +59,6 @@ class PgServer:
     def stop(self) -> None:
         pg_ctl = find_bin("pg_ctl")
         if pg_ctl and (self.dir / "data").exists():
-            try:
+            with contextlib.suppress(subprocess.CalledProcessError):
                 self._run(pg_ctl, "-D", str(self.dir / "data"), "-m", "immediate", "stop")
-            except subprocess.CalledProcessError:
-                pass
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -17,9 +17,13 @@ class HostwardenError(Exception):
 
 
 class ConfigError(HostwardenError):
-    """The configuration is missing, unsafe or invalid."""
+    """The configuration is missing, unsafe or invalid; ``problems`` holds one line each."""
 
     code = "config"
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or [str(self)]
 
 
 class InvalidInput(HostwardenError):

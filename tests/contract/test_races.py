@@ -18,7 +18,6 @@ from hostwarden.core.identity import Role
 from hostwarden.core.secretbox import generate_key
 from hostwarden.core.service import AccessCore
 from hostwarden.storage.base import AuditQuery
-from hostwarden.storage.sql import SqlStore
 from tests.contract.race_worker import attack, settings
 from tests.pgserver import PgServer
 

@@ -42,7 +42,10 @@ class Alert:
         """Telegram-HTML text; every attacker-chosen value is masked and escaped."""
         lines = [f"<b>{html.escape(self.title)}</b>"]
         if self.username is not None or self.user_id is not None:
-            lines.append(f"User: {mask_username(self.username)} (ID {mask_user_id(self.user_id)})")
+            who = f"User: {mask_username(self.username)}"
+            if self.user_id is not None:
+                who += f" (ID {mask_user_id(self.user_id)})"
+            lines.append(who)
         lines.append(f"Time: {self.at.strftime('%Y-%m-%d %H:%M:%S')} UTC")
         if self.attempt is not None:
             left = "" if self.attempts_left is None else f", {self.attempts_left} left"

@@ -124,6 +124,13 @@ class SessionManager:
             return (record.ip or "") == (ip or "")
         return same_network(record.ip, ip)
 
+    async def live(self, token: str) -> SessionRecord | None:
+        """The session for ``token`` if it has not timed out (no binding check); renews it."""
+        if not token:
+            return None
+        now = self._clock.now()
+        return await self._store.touch(hash_token(token), now, *self._limits(now))
+
     async def rotate(self, token: str, mfa: bool = False) -> Session | None:
         """Replace a session's token (after a privilege step); the old token stops working."""
         old_hash = hash_token(token)

@@ -1,0 +1,85 @@
+"""The root ``hostwarden`` command."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hostwarden import __version__
+from hostwarden.cli import admin, totp, users
+from hostwarden.cli.common import err, fail, out
+from hostwarden.configfile import write_config
+from hostwarden.errors import HostwardenError
+
+app = typer.Typer(
+    name="hostwarden",
+    help="Access control, audit and management for servers, over Telegram and the web.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(users.app, name="users")
+app.add_typer(totp.app, name="totp")
+app.add_typer(admin.blocks, name="blocks")
+app.add_typer(admin.sessions, name="sessions")
+app.add_typer(admin.audit, name="audit")
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"hostwarden {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """hostwarden keeps strangers out of your server's bot and console."""
+
+
+@app.command("init")
+def init(
+    path: Annotated[Path, typer.Option("--config", "-c", help="Where to write.")] = Path(
+        "hostwarden.yaml"
+    ),
+    data_dir: Annotated[Path, typer.Option("--data-dir", help="Where state will live.")] = Path(
+        "data"
+    ),
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+) -> None:
+    """Write a commented config with a generated encryption key, readable by you only (0600)."""
+    try:
+        write_config(path, data_dir, force)
+    except HostwardenError as exc:
+        fail(str(exc))
+    out.print(f"wrote {path} (mode 600); edit it, then add users with `hostwarden users add`")
+
+
+@app.command("demo")
+def demo(
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Keep the demo's SQLite file here.")
+    ] = None,
+) -> None:
+    """Run an offline walkthrough of the access-control core on an SQLite file."""
+    from hostwarden.demo import run_demo
+
+    run_demo(data_dir)
+
+
+def main() -> None:
+    """Entry point: no traceback ever reaches the user."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # the last guard; commands handle their expected errors
+        err.print(f"error: unexpected {type(exc).__name__}: {str(exc)[:200]}", markup=False)
+        sys.exit(2)

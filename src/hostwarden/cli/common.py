@@ -1,0 +1,105 @@
+"""What every command shares: the --config and --database options, errors, output."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from sqlalchemy.exc import SQLAlchemyError
+
+from hostwarden.config import Settings, default_config_path, load_settings
+from hostwarden.core.service import AccessCore
+from hostwarden.errors import ConfigError, HostwardenError
+from hostwarden.runtime import configure_logging, open_core
+
+T = TypeVar("T")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", "-c", help="Config file (default: $HOSTWARDEN_CONFIG or ./hostwarden.yaml)."
+    ),
+]
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database", "-d", help="Store to use: a SQLAlchemy URL, or a path for an SQLite file."
+    ),
+]
+InsecureOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-insecure-config", help="Accept a config file others can read (not advised)."
+    ),
+]
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print one line to stderr and exit."""
+    err.print(f"error: {message}", markup=False)
+    raise typer.Exit(code)
+
+
+def settings_for(config: Path | None, allow_insecure: bool = False) -> Settings:
+    """Load settings; a bad config prints one line per problem."""
+    try:
+        return load_settings(config or default_config_path(), allow_insecure)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            err.print(f"error: {problem}", markup=False)
+        raise typer.Exit(2) from None
+
+
+def cli_actor() -> str:
+    """Who the audit trail names for CLI actions."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:
+        return "cli:unknown"
+
+
+def run_with_core(
+    config: Path | None,
+    database: str | None,
+    action: Callable[[AccessCore], Awaitable[T]],
+    allow_insecure: bool = False,
+) -> T:
+    """Open the core, run ``action``, close; errors become one line and exit status 2."""
+    settings = settings_for(config, allow_insecure)
+    configure_logging(sys.stderr, logging.WARNING)
+
+    async def main() -> T:
+        async with open_core(settings, database) as core:
+            return await action(core)
+
+    try:
+        return asyncio.run(main())
+    except HostwardenError as exc:
+        fail(str(exc))
+    except SQLAlchemyError as exc:
+        fail(f"database error: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+    except OSError as exc:
+        fail(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
+
+
+def read_password(from_stdin: bool, confirm: bool = True) -> str:
+    """A password from one stdin line, or typed twice at a hidden prompt."""
+    if from_stdin:
+        line = sys.stdin.readline()
+        if not line:
+            fail("--password-stdin given but standard input is empty")
+        return line.rstrip("\r\n")
+    if not sys.stdin.isatty():
+        fail("no terminal to ask for a password: use --password-stdin")
+    value: str = typer.prompt("Password", hide_input=True, confirmation_prompt=confirm)
+    return value

@@ -1,0 +1,197 @@
+"""``hostwarden users ...``: accounts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from hostwarden.cli.common import (
+    ConfigOption,
+    DatabaseOption,
+    InsecureOption,
+    cli_actor,
+    out,
+    read_password,
+    run_with_core,
+)
+from hostwarden.core.audit import Kind
+from hostwarden.core.identity import Role, User, check_username
+from hostwarden.core.service import AccessCore
+from hostwarden.errors import Conflict
+from hostwarden.legacy import read_user_handler_db
+
+app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
+
+
+@app.command("add")
+def add(
+    name: str,
+    admin: Annotated[bool, typer.Option("--admin", help="Grant the admin role.")] = False,
+    telegram_id: Annotated[
+        list[int] | None, typer.Option("--telegram-id", help="A Telegram user ID (repeatable).")
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    no_password: Annotated[
+        bool, typer.Option("--no-password", help="Telegram only: no password login.")
+    ] = False,
+    config: ConfigOption = None,
+    database: DatabaseOption = None,
+    allow_insecure_config: InsecureOption = False,
+) -> None:
+    """Add a user (role user, or admin with --admin)."""
+    check_username(name)
+    password = None if no_password else read_password(password_stdin)
+    roles = frozenset({Role.ADMIN, Role.USER}) if admin else frozenset({Role.USER})
+
+    async def action(core: AccessCore) -> User:
+        return await core.accounts.register(
+            name, password, roles, tuple(telegram_id or ()), cli_actor()
+        )
+
+    user = run_with_core(config, database, action, allow_insecure_config)
+    out.print(
+        f"added {user.username} (id {user.id}, roles {', '.join(sorted(roles))})", markup=False
+    )
+
+
+def _row(user: User, enrolled: bool) -> dict[str, object]:
+    return {
+        "id": user.id,
+        "username": user.username,
+        "roles": sorted(r.value for r in user.roles),
+        "telegram_ids": list(user.telegram_ids),
+        "password": user.password_hash is not None,
+        "totp": enrolled,
+        "locked": user.locked,
+    }
+
+
+@app.command("list")
+def list_users(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON array.")] = False,
+    config: ConfigOption = None,
+    database: DatabaseOption = None,
+    allow_insecure_config: InsecureOption = False,
+) -> None:
+    """List users."""
+
+    async def action(core: AccessCore) -> list[dict[str, object]]:
+        return [_row(u, await core.totp.is_enrolled(u)) for u in await core.store.users.list()]
+
+    rows = run_with_core(config, database, action, allow_insecure_config)
+    if as_json:
+        out.print(json.dumps(rows), markup=False)
+        return
+    table = Table("id", "username", "roles", "telegram ids", "password", "2fa", "locked")
+    for row in rows:
+        table.add_row(
+            str(row["id"]),
+            str(row["username"]),
+            ",".join(row["roles"]),  # type: ignore[arg-type]
+            ",".join(str(i) for i in row["telegram_ids"]),  # type: ignore[attr-defined]
+            "yes" if row["password"] else "no",
+            "yes" if row["totp"] else "no",
+            "LOCKED" if row["locked"] else "",
+        )
+    out.print(table)
+
+
+@app.command("lock")
+def lock(
+    name: str,
+    config: ConfigOption = None,
+    database: DatabaseOption = None,
+    allow_insecure_config: InsecureOption = False,
+) -> None:
+    """Lock an account and end its sessions."""
+    run_with_core(
+        config, database, lambda core: core.accounts.lock(name, cli_actor()), allow_insecure_config
+    )
+    out.print(f"locked {name}", markup=False)
+
+
+@app.command("unlock")
+def unlock(
+    name: str,
+    config: ConfigOption = None,
+    database: DatabaseOption = None,
+    allow_insecure_config: InsecureOption = False,
+) -> None:
+    """Unlock an account and clear its failed attempts and blocks."""
+    run_with_core(
+        config,
+        database,
+        lambda core: core.accounts.unlock(name, cli_actor()),
+        allow_insecure_config,
+    )
+    out.print(f"unlocked {name}", markup=False)
+
+
+@app.command("passwd")
+def passwd(
+    name: str,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    config: ConfigOption = None,
+    database: DatabaseOption = None,
+    allow_insecure_config: InsecureOption = False,
+) -> None:
+    """Set a new password; the user's sessions end."""
+    password = read_password(password_stdin)
+    run_with_core(
+        config,
+        database,
+        lambda core: core.accounts.set_password(name, password, cli_actor()),
+        allow_insecure_config,
+    )
+    out.print(f"password changed for {name}", markup=False)
+
+
+@app.command("import-user-handler")
+def import_user_handler(
+    path: Path,
+    config: ConfigOption = None,
+    database: DatabaseOption = None,
+    allow_insecure_config: InsecureOption = False,
+) -> None:
+    """Import users from a database made by user_handler.py; they keep their passwords."""
+    legacy = read_user_handler_db(path)
+
+    async def action(core: AccessCore) -> tuple[int, list[str]]:
+        imported, skipped = 0, []
+        for row in legacy:
+            roles = frozenset({Role.ADMIN, Role.USER}) if row.is_admin else frozenset({Role.USER})
+            try:
+                check_username(row.username)
+                await core.store.users.create(
+                    User(
+                        0, row.username, (), roles, row.password_hash, row.locked, core.clock.now()
+                    )
+                )
+            except Conflict:
+                skipped.append(f"{row.username} (exists)")
+                continue
+            except Exception as exc:  # one bad row must not stop the rest
+                skipped.append(f"{row.username[:64]} ({exc})")
+                continue
+            imported += 1
+            await core.audit.record(
+                Kind.ACCOUNT_CREATED,
+                actor=cli_actor(),
+                subject=f"user:{row.username}",
+                source="user_handler",
+                failed_attempts=row.failed_attempts,
+            )
+        return imported, skipped
+
+    imported, skipped = run_with_core(config, database, action, allow_insecure_config)
+    out.print(f"imported {imported} of {len(legacy)} users", markup=False)
+    for line in skipped:
+        out.print(f"skipped {line}", markup=False)

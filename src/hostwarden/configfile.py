@@ -1,0 +1,72 @@
+"""``hostwarden init``: a commented configuration with generated keys, written mode 0600."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from hostwarden.core.secretbox import generate_key
+from hostwarden.errors import Conflict
+
+TEMPLATE = """\
+# hostwarden configuration. Keep this file private: chmod 600 (hostwarden refuses it otherwise).
+# Every value can be overridden by an environment variable: HOSTWARDEN_<SECTION>__<KEY>,
+# for example HOSTWARDEN_LOCKOUT__WINDOW_SECONDS=600.
+
+telegram:
+  # The bot token from @BotFather. If alerts say strangers found the bot, regenerate it.
+  token: null
+  # Chats that receive security alerts (your own user ID works for a private chat).
+  admin_chat_ids: []
+  # A self-hosted Bot API server, e.g. http://127.0.0.1:8081 (null: Telegram's own).
+  api_base: null
+
+storage:
+  # State lives in an SQLite file under data_dir, unless url names another database,
+  # e.g. postgresql://hostwarden:PASSWORD@127.0.0.1/hostwarden
+  data_dir: {data_dir}
+  url: null
+
+access:
+  # Telegram user IDs allowed to use the bot; admins may also manage containers (with 2FA).
+  allowed_telegram_ids: []
+  admin_telegram_ids: []
+  # Unknown users are blocked after this many attempts.
+  max_attempts: 3
+
+lockout:
+  window_seconds: 3600        # failures count inside this window
+  block_seconds: 3600         # the first block; each next one doubles...
+  max_block_seconds: 86400    # ...up to this
+  permanent_after: 0          # block for good after this many blocks (0: never)
+  password_max_failures: 5
+  totp_max_failures: 3
+
+alerts:
+  suppress_seconds: 300       # at most one alert per user this often
+  digest_above_per_minute: 20 # beyond this, alerts fold into one digest a minute
+
+sessions:
+  idle_seconds: 1800
+  absolute_seconds: 28800
+  binding: strict             # strict | subnet | off
+  mfa_fresh_seconds: 600      # a passed 2FA check covers critical actions this long
+
+totp:
+  issuer: hostwarden
+  # Encrypts TOTP secrets at rest. Losing it means everyone enrols again.
+  encryption_key: "{totp_key}"
+"""
+
+
+def write_config(path: Path, data_dir: Path, force: bool = False) -> None:
+    """Write a fresh config to ``path`` with mode 0600; refuses to overwrite unless ``force``."""
+    if path.exists() and not force:
+        raise Conflict(f"{path} already exists (use --force to replace it)")
+    text = TEMPLATE.format(data_dir=data_dir, totp_key=generate_key())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    descriptor = os.open(path, flags, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.chmod(path, 0o600)  # also when the file existed with wider permissions

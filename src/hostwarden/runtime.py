@@ -1,0 +1,55 @@
+"""Wiring for the front ends: settings in, a started core over the configured store out."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TextIO
+
+from hostwarden.config import Settings
+from hostwarden.core.clock import Clock
+from hostwarden.core.service import AccessCore
+from hostwarden.storage.sql import SqlStore
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line; audit records are already JSON and pass through unchanged."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if record.name == "hostwarden.audit":
+            return message
+        payload = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": message,
+        }
+        return json.dumps(payload, ensure_ascii=False)
+
+
+def configure_logging(stream: TextIO | None = None, level: int = logging.INFO) -> None:
+    """Send hostwarden's logs, audit lines included, to ``stream`` as JSON lines."""
+    handler = logging.StreamHandler(stream or sys.stdout)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger("hostwarden")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+@asynccontextmanager
+async def open_core(
+    settings: Settings, database: str | None = None, clock: Clock | None = None
+) -> AsyncIterator[AccessCore]:
+    """A started core over ``database`` (or the configured store); closed on exit."""
+    store = SqlStore(database or settings.storage.database_url())
+    core = AccessCore(store, settings.core(), clock)
+    try:
+        await core.start()
+        yield core
+    finally:
+        await core.close()
