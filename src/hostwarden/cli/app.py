@@ -77,6 +77,9 @@ def main() -> None:
     """Entry point: no traceback ever reaches the user."""
     try:
         app()
+    except HostwardenError as exc:
+        err.print(f"error: {exc}", markup=False)
+        sys.exit(2)
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)

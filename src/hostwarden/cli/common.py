@@ -50,6 +50,14 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
+def guarded(function: Callable[..., T], *args: object) -> T:
+    """Call ``function``; a hostwarden error becomes one line on stderr and exit status 2."""
+    try:
+        return function(*args)
+    except HostwardenError as exc:
+        fail(str(exc))
+
+
 def settings_for(config: Path | None, allow_insecure: bool = False) -> Settings:
     """Load settings; a bad config prints one line per problem."""
     try:

@@ -14,6 +14,7 @@ from hostwarden.cli.common import (
     DatabaseOption,
     InsecureOption,
     cli_actor,
+    guarded,
     out,
     read_password,
     run_with_core,
@@ -45,7 +46,7 @@ def add(
     allow_insecure_config: InsecureOption = False,
 ) -> None:
     """Add a user (role user, or admin with --admin)."""
-    check_username(name)
+    guarded(check_username, name)
     password = None if no_password else read_password(password_stdin)
     roles = frozenset({Role.ADMIN, Role.USER}) if admin else frozenset({Role.USER})
 
@@ -162,7 +163,7 @@ def import_user_handler(
     allow_insecure_config: InsecureOption = False,
 ) -> None:
     """Import users from a database made by user_handler.py; they keep their passwords."""
-    legacy = read_user_handler_db(path)
+    legacy = guarded(read_user_handler_db, path)
 
     async def action(core: AccessCore) -> tuple[int, list[str]]:
         imported, skipped = 0, []

@@ -1,0 +1,5 @@
+"""``python -m hostwarden``."""
+
+from hostwarden.cli.app import main
+
+main()
