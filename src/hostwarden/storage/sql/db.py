@@ -49,9 +49,10 @@ def _sqlite_events(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
         # Writers take SQLite's write lock up front: a read-modify-write inside the transaction
-        # is then atomic across processes. Readers start a plain deferred transaction.
-        readonly = conn.get_execution_options().get("hostwarden_readonly", False)
-        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+        # is then atomic across processes. Readers stay in autocommit: each SELECT sees one
+        # consistent snapshot, and skipping BEGIN saves a round trip through the driver thread.
+        if not conn.get_execution_options().get("hostwarden_readonly", False):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:
@@ -80,11 +81,13 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A read-only transaction."""
+        """A connection for reads, in autocommit mode (no BEGIN/COMMIT round trips)."""
         async with self.engine.connect() as conn:
-            conn = await conn.execution_options(hostwarden_readonly=True)
-            async with conn.begin():
-                yield conn
+            if self.dialect == "postgresql":
+                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            else:
+                conn = await conn.execution_options(hostwarden_readonly=True)
+            yield conn
 
     def insert(self, table: Table) -> Any:
         """A dialect insert that supports ``on_conflict_do_*``."""
