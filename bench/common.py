@@ -10,8 +10,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
+from tests.pgserver import PgServer
 
 from hostwarden.core.clock import ManualClock
 from hostwarden.core.secretbox import generate_key
@@ -19,7 +21,6 @@ from hostwarden.core.service import AccessCore, CoreSettings
 from hostwarden.core.settings import AccessSettings, TotpSettings
 from hostwarden.storage.memory import MemoryStore
 from hostwarden.storage.sql import SqlStore
-from tests.pgserver import PgServer
 
 ALLOWED_ID = 100_000_001
 
@@ -55,7 +56,7 @@ class Backends:
 def bench_settings() -> CoreSettings:
     return CoreSettings(
         access=AccessSettings(allowed_telegram_ids=[ALLOWED_ID]),
-        totp=TotpSettings(encryption_key=generate_key()),  # type: ignore[arg-type]
+        totp=TotpSettings(encryption_key=SecretStr(generate_key())),
     )
 
 

@@ -1,6 +1,6 @@
 """Guard decisions per second for allowed, unknown and blocked actors, per backend.
 
-    uv run python -m bench.guard [--n 2000] [--backends memory,sqlite,postgres]
+uv run python -m bench.guard [--n 2000] [--backends memory,sqlite,postgres]
 """
 
 from __future__ import annotations

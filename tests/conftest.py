@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -95,7 +96,7 @@ async def store(
 
 def fast_settings(**sections: Any) -> CoreSettings:
     """Core settings with a TOTP key; argon2 stays at OWASP's minimum cost."""
-    totp = sections.pop("totp", TotpSettings(encryption_key=generate_key()))  # type: ignore[arg-type]
+    totp = sections.pop("totp", TotpSettings(encryption_key=SecretStr(generate_key())))
     return CoreSettings(totp=totp, **sections)
 
 

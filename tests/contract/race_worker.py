@@ -6,6 +6,8 @@ import asyncio
 from datetime import datetime
 from typing import Any
 
+from pydantic import SecretStr
+
 from hostwarden.core.clock import ManualClock
 from hostwarden.core.identity import Actor
 from hostwarden.core.service import AccessCore, CoreSettings
@@ -16,7 +18,7 @@ from hostwarden.storage.sql import SqlStore
 def settings(key: str) -> CoreSettings:
     return CoreSettings(
         lockout=LockoutSettings(password_max_failures=5, totp_max_failures=5),
-        totp=TotpSettings(encryption_key=key),  # type: ignore[arg-type]
+        totp=TotpSettings(encryption_key=SecretStr(key)),
     )
 
 

@@ -121,11 +121,18 @@ class Accounts:
         ip_key = f"ip:{ip}" if ip else None
         subject = f"user:{username}"
         actor = f"ip:{ip}" if ip else ""
-        if not ok:
+        refusal = None
+        # Checked on every path, needed or not, for the same reason as the comment below.
+        block = await self._lockout.blocked((name_key, ip_key) if ip_key else (name_key,))
+        if ok and user is not None:
+            refusal = "locked" if user.locked else ("blocked" if block is not None else None)
+        if not ok or refusal is not None:
+            # Every refusal walks the same path (one hash, two counter calls, one audit event),
+            # so that its timing tells nothing about why it was refused.
             hit = await self._lockout.hit(name_key, self._lockout.password_rule)
             if ip_key:
                 await self._lockout.hit(ip_key, self._lockout.ip_rule)
-            if hit.counted:
+            if refusal is None and hit.counted:
                 await self._audit.record(
                     Kind.LOGIN_FAILED,
                     actor=actor,
@@ -135,7 +142,7 @@ class Accounts:
                 )
             else:
                 await self._audit.record(
-                    Kind.LOGIN_REFUSED, actor=actor, subject=subject, reason="blocked"
+                    Kind.LOGIN_REFUSED, actor=actor, subject=subject, reason=refusal or "blocked"
                 )
             if hit.newly_blocked:
                 await self._alerts.raise_alert(
@@ -150,13 +157,6 @@ class Accounts:
                 )
             return LoginResult(False)
         assert user is not None  # ok is only true for a stored hash
-        block = await self._lockout.blocked((name_key, ip_key) if ip_key else (name_key,))
-        if user.locked or block is not None:
-            reason = "locked" if user.locked else "blocked"
-            await self._audit.record(
-                Kind.LOGIN_REFUSED, actor=actor, subject=subject, reason=reason
-            )
-            return LoginResult(False)
         if new_hash is not None:
             user = await self._users.update(dataclasses.replace(user, password_hash=new_hash))
             await self._audit.record(Kind.PASSWORD_REHASHED, subject=subject)

@@ -130,7 +130,9 @@ class AlertDispatcher:
         notifiers: list[Notifier],
         clock: Clock,
         settings: AlertSettings,
+        audit: AuditTrail | None = None,
     ) -> None:
+        self._audit = audit
         self._outbox = outbox
         self._notifiers = notifiers
         self._clock = clock
@@ -166,6 +168,10 @@ class AlertDispatcher:
                 await notifier.send(text)
         except Exception as exc:  # any sender failure keeps the message for later
             LOG.warning("alert delivery failed, will retry: %s", type(exc).__name__)
+            if self._audit is not None:
+                await self._audit.record(
+                    Kind.ERROR, where="alert delivery", error=type(exc).__name__
+                )
             return False
         return bool(self._notifiers)
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from hostwarden.core.accounts import Accounts
 from hostwarden.core.alerts import AlertDispatcher, AlertOutbox, Notifier
-from hostwarden.core.audit import AuditTrail
+from hostwarden.core.audit import AuditTrail, Kind
 from hostwarden.core.clock import Clock, SystemClock
 from hostwarden.core.directory import Directory
 from hostwarden.core.guard import Guard
@@ -25,6 +28,8 @@ from hostwarden.core.settings import (
 )
 from hostwarden.core.totp import TotpService
 from hostwarden.storage.base import Store
+
+LOG = logging.getLogger("hostwarden.core")
 
 
 @dataclass(frozen=True)
@@ -97,7 +102,9 @@ class AccessCore:
 
     def dispatcher(self, notifiers: list[Notifier]) -> AlertDispatcher:
         """A dispatcher that delivers this core's outbox through ``notifiers``."""
-        return AlertDispatcher(self.store.outbox, notifiers, self.clock, self.settings.alerts)
+        return AlertDispatcher(
+            self.store.outbox, notifiers, self.clock, self.settings.alerts, self.audit
+        )
 
     async def start(self) -> None:
         """Open the store and clear what expired while nothing ran."""
@@ -108,6 +115,28 @@ class AccessCore:
         """Periodic housekeeping: expired sessions and stale counters."""
         await self.sessions.clear_expired_sessions()
         await self.lockout.prune()
+
+    async def maintain_forever(
+        self,
+        stop: asyncio.Event,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> int:
+        """Run :meth:`maintain` every ``sessions.cleanup_every_seconds`` until ``stop`` is set.
+
+        Returns how many rounds ran. A failing round is logged and audited, never fatal.
+        """
+        rounds = 0
+        while not stop.is_set():
+            await sleep(self.settings.sessions.cleanup_every_seconds)
+            if stop.is_set():
+                break
+            try:
+                await self.maintain()
+            except Exception as exc:  # housekeeping must outlive a passing database error
+                LOG.warning("housekeeping failed: %s", type(exc).__name__)
+                await self.audit.record(Kind.ERROR, where="maintenance", error=type(exc).__name__)
+            rounds += 1
+        return rounds
 
     async def close(self) -> None:
         """Close the store."""
