@@ -91,7 +91,7 @@ async def _scenario(core: AccessCore) -> None:
         console.print(f"audit: {event.kind}")
 
 
-def run_demo(data_dir: Path | None) -> None:
+def run_demo(data_dir: Path | None, database: str | None = None) -> None:
     """Run the walkthrough; state goes to ``data_dir`` (a fresh temporary one by default)."""
     directory = data_dir or Path(tempfile.mkdtemp(prefix="hostwarden-demo-"))
     settings = Settings(
@@ -99,10 +99,11 @@ def run_demo(data_dir: Path | None) -> None:
         access=AccessSettings(allowed_telegram_ids=[USER_ID], admin_telegram_ids=[ADMIN_ID]),
         totp=TotpSettings(encryption_key=SecretStr(generate_key())),
     )
-    console.print(f"hostwarden demo: state in {directory / 'hostwarden.db'}")
+    where = "the given database" if database else str(directory / "hostwarden.db")
+    console.print(f"hostwarden demo: state in {where}")
 
     async def main() -> None:
-        async with open_core(settings) as core:
+        async with open_core(settings, database) as core:
             await _scenario(core)
 
     asyncio.run(main())

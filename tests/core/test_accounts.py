@@ -108,3 +108,21 @@ async def test_register_validates_input(core: AccessCore) -> None:
     await core.accounts.register("leo", PW)
     with pytest.raises(Conflict):
         await core.accounts.register("LEO", PW)
+
+
+async def test_an_address_guessing_many_accounts_is_blocked_and_reported(
+    clock: ManualClock,
+) -> None:
+    from hostwarden.core.settings import LockoutSettings
+    from hostwarden.storage.memory import MemoryStore
+    from tests.conftest import fast_settings
+
+    settings = fast_settings(lockout=LockoutSettings(ip_max_failures=4))
+    core = AccessCore(MemoryStore(), settings, clock)
+    await core.accounts.register("target", PW)
+    for n in range(4):
+        await core.accounts.login(f"guess{n}", PW, "198.51.100.7", "ua")
+    assert not (await core.accounts.login("target", PW, "198.51.100.7", "ua")).ok
+    assert (await core.accounts.login("target", PW, "198.51.100.8", "ua")).ok
+    texts = [m.text for m in await core.store.outbox.due(clock.now(), 10)]
+    assert any("Address 198.51.100.7 blocked after 4 failed logins" in t for t in texts)

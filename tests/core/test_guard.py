@@ -141,3 +141,12 @@ async def test_role_less_user_counts_as_unknown(core: AccessCore) -> None:
     await core.accounts.register("ghost", None, frozenset(), (555,))
     assert (await core.guard.decide(Actor(telegram_id=555), "host.view")).verdict is Verdict.DROP
     assert await kinds(core, Kind.ACCESS_UNKNOWN) == 1
+
+
+async def test_a_telegram_username_cannot_inherit_a_web_accounts_block(
+    core: AccessCore,
+) -> None:
+    await core.accounts.register("admin", "correct horse battery", frozenset({Role.USER}), (31,))
+    await core.lockout.block("user:admin", actor="test")
+    namesake = Actor(telegram_id=31, username="admin")
+    assert (await core.guard.decide(namesake, "host.view")).allowed

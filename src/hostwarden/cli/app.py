@@ -10,7 +10,7 @@ import typer
 
 from hostwarden import __version__
 from hostwarden.cli import admin, totp, users
-from hostwarden.cli.common import err, fail, out
+from hostwarden.cli.common import DatabaseOption, err, fail, out
 from hostwarden.configfile import write_config
 from hostwarden.errors import HostwardenError
 
@@ -66,11 +66,12 @@ def demo(
     data_dir: Annotated[
         Path | None, typer.Option("--data-dir", help="Keep the demo's SQLite file here.")
     ] = None,
+    database: DatabaseOption = None,
 ) -> None:
-    """Run an offline walkthrough of the access-control core on an SQLite file."""
+    """Run an offline walkthrough of the access-control core (SQLite unless --database)."""
     from hostwarden.demo import run_demo
 
-    run_demo(data_dir)
+    run_demo(data_dir, database)
 
 
 def main() -> None:

@@ -130,8 +130,15 @@ class Accounts:
             # Every refusal walks the same path (one hash, two counter calls, one audit event),
             # so that its timing tells nothing about why it was refused.
             hit = await self._lockout.hit(name_key, self._lockout.password_rule)
-            if ip_key:
-                await self._lockout.hit(ip_key, self._lockout.ip_rule)
+            ip_hit = await self._lockout.hit(ip_key, self._lockout.ip_rule) if ip_key else None
+            if ip_hit is not None and ip_hit.newly_blocked:
+                await self._alerts.raise_alert(
+                    Alert(
+                        "blocked",
+                        f"Address {ip} blocked after {ip_hit.count} failed logins",
+                        self._clock.now(),
+                    )
+                )
             if refusal is None and hit.counted:
                 await self._audit.record(
                     Kind.LOGIN_FAILED,

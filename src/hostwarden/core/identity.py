@@ -38,11 +38,16 @@ class Actor:
     mfa_at: datetime | None = None
 
     def lockout_keys(self) -> tuple[str, ...]:
-        """The counter keys attempts by this actor are charged to."""
+        """The counter keys attempts by this actor are charged to.
+
+        A Telegram @username is display text anyone can choose, not an account name, so Telegram
+        actors are keyed by their ID alone: a stranger calling themselves "admin" can neither
+        trip nor inherit the block of the web account "admin".
+        """
         keys: list[str] = []
         if self.telegram_id is not None:
             keys.append(f"tg:{self.telegram_id}")
-        if self.username is not None:
+        elif self.username is not None:
             keys.append(f"user:{self.username.casefold()}")
         if self.ip:
             keys.append(f"ip:{self.ip}")
