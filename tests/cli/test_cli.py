@@ -84,8 +84,10 @@ def test_users_add_list_lock_unlock_passwd(db: str) -> None:
         stdin="a long password\n",
     )
     assert code == 0 and "added alice" in out
-    code, out, _ = hw("users", "add", "bob", "--no-password", "--database", db)
+    code, out, _ = hw("users", "add", "bob", "--telegram-id", "55", "--database", db)
     assert code == 0
+    code, _, err = hw("users", "add", "nobody", "--database", db)
+    assert code == 2 and "needs a way in" in err
     code, out, _ = hw("users", "list", "--json", "--database", db)
     rows = json.loads(out)
     assert [r["username"] for r in rows] == ["alice", "bob"]
@@ -100,7 +102,7 @@ def test_users_add_list_lock_unlock_passwd(db: str) -> None:
     assert code == 0
     code, _, err = hw("users", "lock", "nobody", "--database", db)
     assert code == 2 and err.strip() == "error: no user 'nobody'"
-    code, _, err = hw("users", "add", "alice", "--no-password", "--database", db)
+    code, _, err = hw("users", "add", "alice", "--telegram-id", "66", "--database", db)
     assert code == 2 and "already exists" in err
 
 
@@ -110,7 +112,7 @@ def test_short_password_is_refused_in_one_line(db: str) -> None:
 
 
 def test_totp_enroll_verify_reset(config: str, tmp_path: Path) -> None:
-    assert hw("users", "add", "dora", "--no-password", "--config", config)[0] == 0
+    assert hw("users", "add", "dora", "--telegram-id", "77", "--config", config)[0] == 0
     png = tmp_path / "qr.png"
     code, out, _ = hw("totp", "enroll", "dora", "--png", str(png), "--config", config)
     assert code == 0 and png.read_bytes().startswith(b"\x89PNG")
@@ -128,7 +130,7 @@ def test_totp_enroll_verify_reset(config: str, tmp_path: Path) -> None:
 
 
 def test_totp_needs_the_encryption_key(db: str) -> None:
-    hw("users", "add", "eve", "--no-password", "--database", db)
+    hw("users", "add", "eve", "--telegram-id", "88", "--database", db)
     code, _, err = hw("totp", "enroll", "eve", "--database", db)
     assert code == 2 and "HOSTWARDEN_TOTP__ENCRYPTION_KEY" in err
 
@@ -205,3 +207,21 @@ def test_entry_point_runs_without_traceback(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("error: ")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_attacker_chosen_names_print_as_text(db: str) -> None:
+    import asyncio
+
+    from hostwarden.config import Settings
+    from hostwarden.runtime import open_core
+
+    async def attempt() -> None:
+        async with open_core(Settings(), db) as core:
+            await core.accounts.login("[bold red]<script>", "whatever pw", "10.0.0.9", "ua")
+
+    asyncio.run(attempt())
+    result = runner.invoke(
+        app, ["audit", "tail", "-n", "5", "--database", db], env={"COLUMNS": "300"}
+    )
+    assert result.exit_code == 0
+    assert "user:[bold red]<script>" in result.stdout  # shown literally, not as markup

@@ -13,12 +13,12 @@ from hostwarden.cli.common import (
     ConfigOption,
     DatabaseOption,
     InsecureOption,
+    add_row,
     cli_actor,
     fail,
     out,
     run_with_core,
 )
-from hostwarden.core.audit import AuditTrail
 from hostwarden.core.service import AccessCore
 from hostwarden.storage.base import AuditEvent, AuditQuery, Block, SessionRecord
 
@@ -45,7 +45,7 @@ def list_blocks(
     table = Table("key", "since", "until", "reason", "level")
     for block in run_with_core(config, database, action, allow_insecure_config):
         until = _when(block.until, "until lifted")
-        table.add_row(block.key, _when(block.created_at), until, block.reason, str(block.level))
+        add_row(table, block.key, _when(block.created_at), until, block.reason, str(block.level))
     out.print(table)
 
 
@@ -81,7 +81,8 @@ def list_sessions(
     records, names = run_with_core(config, database, action, allow_insecure_config)
     table = Table("handle", "user", "created", "last seen", "ip", "2fa")
     for r in records:
-        table.add_row(
+        add_row(
+            table,
             r.handle,
             names.get(r.user_id, str(r.user_id)),
             _when(r.created_at),
@@ -139,7 +140,6 @@ def tail(
         return
     table = Table("id", "time", "event", "actor", "subject", "detail")
     for e in events:
-        line = json.loads(AuditTrail.log_line(e))
         detail = " ".join(f"{k}={v}" for k, v in e.detail.items())
-        table.add_row(str(e.id), _when(e.at), e.kind, line["actor"], line["subject"], detail)
+        add_row(table, e.id, _when(e.at), e.kind, e.actor, e.subject, detail)
     out.print(table)

@@ -12,6 +12,8 @@ from typing import Annotated, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 
 from hostwarden.config import Settings, default_config_path, load_settings
@@ -42,6 +44,11 @@ InsecureOption = Annotated[
         "--allow-insecure-config", help="Accept a config file others can read (not advised)."
     ),
 ]
+
+
+def add_row(table: Table, *values: object) -> None:
+    """Add a row whose cells are plain text: names from attackers must not become markup."""
+    table.add_row(*(Text(str(value)) for value in values))
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

@@ -13,7 +13,9 @@ from hostwarden.cli.common import (
     ConfigOption,
     DatabaseOption,
     InsecureOption,
+    add_row,
     cli_actor,
+    fail,
     guarded,
     out,
     read_password,
@@ -38,16 +40,22 @@ def add(
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from standard input.")
     ] = False,
-    no_password: Annotated[
-        bool, typer.Option("--no-password", help="Telegram only: no password login.")
+    ask_password: Annotated[
+        bool, typer.Option("--password", help="Ask for a password at a hidden prompt.")
     ] = False,
     config: ConfigOption = None,
     database: DatabaseOption = None,
     allow_insecure_config: InsecureOption = False,
 ) -> None:
-    """Add a user (role user, or admin with --admin)."""
+    """Add a user (role user, or admin with --admin).
+
+    Without --password or --password-stdin the user has no password: Telegram only.
+    """
     guarded(check_username, name)
-    password = None if no_password else read_password(password_stdin)
+    if not (password_stdin or ask_password or telegram_id):
+        fail("give --telegram-id, --password or --password-stdin: the user needs a way in")
+    wants_password = password_stdin or ask_password
+    password = read_password(password_stdin) if wants_password else None
     roles = frozenset({Role.ADMIN, Role.USER}) if admin else frozenset({Role.USER})
 
     async def action(core: AccessCore) -> User:
@@ -82,23 +90,24 @@ def list_users(
 ) -> None:
     """List users."""
 
-    async def action(core: AccessCore) -> list[dict[str, object]]:
-        return [_row(u, await core.totp.is_enrolled(u)) for u in await core.store.users.list()]
+    async def action(core: AccessCore) -> list[tuple[User, bool]]:
+        return [(u, await core.totp.is_enrolled(u)) for u in await core.store.users.list()]
 
-    rows = run_with_core(config, database, action, allow_insecure_config)
+    users = run_with_core(config, database, action, allow_insecure_config)
     if as_json:
-        out.print(json.dumps(rows), markup=False)
+        out.print(json.dumps([_row(user, enrolled) for user, enrolled in users]), markup=False)
         return
     table = Table("id", "username", "roles", "telegram ids", "password", "2fa", "locked")
-    for row in rows:
-        table.add_row(
-            str(row["id"]),
-            str(row["username"]),
-            ",".join(row["roles"]),  # type: ignore[arg-type]
-            ",".join(str(i) for i in row["telegram_ids"]),  # type: ignore[attr-defined]
-            "yes" if row["password"] else "no",
-            "yes" if row["totp"] else "no",
-            "LOCKED" if row["locked"] else "",
+    for user, enrolled in users:
+        add_row(
+            table,
+            user.id,
+            user.username,
+            ",".join(sorted(r.value for r in user.roles)),
+            ",".join(str(i) for i in user.telegram_ids),
+            "yes" if user.password_hash else "no",
+            "yes" if enrolled else "no",
+            "LOCKED" if user.locked else "",
         )
     out.print(table)
 
