@@ -42,18 +42,17 @@ class SqlCounters:
 
     async def hit(self, key: str, now: datetime, rule: CounterRule) -> HitResult:
         c = t.counters.c
-        placeholder = (
+        # Insert a fresh row, or "update" an existing one to itself: either way the row comes
+        # back, and PostgreSQL holds its lock until commit, so the read-decide-write below is
+        # one atomic step (SQLite: BEGIN IMMEDIATE already holds the database's write lock).
+        claim = (
             self._db.insert(t.counters)
             .values(key=key, count=0, window_start=now, level=0, last_seen=now, last_alert=None)
-            .on_conflict_do_nothing(index_elements=["key"])
+            .on_conflict_do_update(index_elements=["key"], set_={"key": key})
+            .returning(*t.counters.c)
         )
         async with self._db.write() as conn:
-            # The row exists after this insert; FOR UPDATE then holds it until commit, so the
-            # read-decide-write below is one atomic step (SQLite: BEGIN IMMEDIATE does the same).
-            await conn.execute(placeholder)
-            row = (
-                await conn.execute(select(t.counters).where(c.key == key).with_for_update())
-            ).one()
+            row = (await conn.execute(claim)).one()
             block_row = (await conn.execute(select(t.blocks).where(t.blocks.c.key == key))).first()
             state = CounterState(
                 row._mapping["count"], row.window_start, row.level, row.last_seen, row.last_alert
