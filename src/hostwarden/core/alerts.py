@@ -17,7 +17,7 @@ from hostwarden.core.audit import AuditTrail, Kind
 from hostwarden.core.clock import Clock
 from hostwarden.core.masking import mask_user_id, mask_username
 from hostwarden.core.settings import AlertSettings
-from hostwarden.storage.base import CounterRule, CounterStore, OutboxMessage, OutboxStore
+from hostwarden.storage.base import OutboxMessage, OutboxStore
 
 LOG = logging.getLogger("hostwarden.alerts")
 
@@ -64,32 +64,38 @@ class Notifier(Protocol):
 
 
 class AlertOutbox:
-    """Queues alerts durably, folding them into per-minute digests above the configured rate."""
+    """Queues alerts durably, folding them into per-minute digests above the configured rate.
 
-    RATE_KEY = "alerts:rate"
+    The rate is counted per process, in memory: it only decides how alerts are worded, not
+    whether anyone gets in, so it need not cost a database write per alert.
+    """
 
     def __init__(
         self,
         outbox: OutboxStore,
-        counters: CounterStore,
         audit: AuditTrail,
         clock: Clock,
         settings: AlertSettings,
     ) -> None:
         self._outbox = outbox
-        self._counters = counters
         self._audit = audit
         self._clock = clock
         self._settings = settings
-        self._rate_rule = CounterRule(limit=None, window_seconds=60)
+        self._minute: datetime | None = None
+        self._in_minute = 0
+
+    def _count(self, minute: datetime) -> int:
+        if minute != self._minute:
+            self._minute, self._in_minute = minute, 0
+        self._in_minute += 1
+        return self._in_minute
 
     async def raise_alert(self, alert: Alert) -> None:
         """Queue ``alert``: as itself while under the rate, else counted in this minute's digest."""
         now = self._clock.now()
-        rate = await self._counters.hit(self.RATE_KEY, now, self._rate_rule)
-        folded = rate.count > self._settings.digest_above_per_minute
+        minute = now.replace(second=0, microsecond=0)
+        folded = self._count(minute) > self._settings.digest_above_per_minute
         if folded:
-            minute = now.replace(second=0, microsecond=0)
             bucket = f"{minute.isoformat()}|{alert.kind}"
             await self._outbox.fold(bucket, alert.kind, now, minute + timedelta(minutes=1))
         else:

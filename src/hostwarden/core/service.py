@@ -59,7 +59,7 @@ class AccessCore:
         self.settings = settings = settings or CoreSettings()
         self.clock = clock = clock or SystemClock()
         self.audit = AuditTrail(store.audit, clock)
-        self.alerts = AlertOutbox(store.outbox, store.counters, self.audit, clock, settings.alerts)
+        self.alerts = AlertOutbox(store.outbox, self.audit, clock, settings.alerts)
         self.lockout = Lockout(
             store.counters, store.blocks, self.audit, clock, settings.lockout, settings.alerts
         )
