@@ -126,3 +126,15 @@ async def test_an_address_guessing_many_accounts_is_blocked_and_reported(
     assert (await core.accounts.login("target", PW, "198.51.100.8", "ua")).ok
     texts = [m.text for m in await core.store.outbox.due(clock.now(), 10)]
     assert any("Address 198.51.100.7 blocked after 4 failed logins" in t for t in texts)
+
+
+async def test_update_roles_and_ids_is_audited(core: AccessCore) -> None:
+    user = await core.accounts.register("mia", PW)
+    updated = await core.accounts.update(user, "user:root", roles=frozenset({Role.ADMIN}))
+    assert updated.roles == frozenset({Role.ADMIN}) and updated.telegram_ids == ()
+    updated = await core.accounts.update(updated, "user:root", telegram_ids=(9, 10))
+    stored = await core.store.users.get("mia")
+    assert stored is not None and stored.telegram_ids == (9, 10) and stored.has_role(Role.USER)
+    events = await core.audit.query(AuditQuery(kind=Kind.ACCOUNT_UPDATED))
+    assert [e.detail["fields"] for e in events] == [["telegram_ids"], ["roles"]]
+    assert events[0].actor == "user:root"

@@ -150,3 +150,15 @@ async def test_a_telegram_username_cannot_inherit_a_web_accounts_block(
     await core.lockout.block("user:admin", actor="test")
     namesake = Actor(telegram_id=31, username="admin")
     assert (await core.guard.decide(namesake, "host.view")).allowed
+
+
+async def test_config_user_gets_an_account_even_if_its_default_name_is_taken(
+    clock: ManualClock,
+) -> None:
+    core = AccessCore(
+        MemoryStore(), fast_settings(access=AccessSettings(allowed_telegram_ids=[77])), clock
+    )
+    await core.accounts.register("tg77", None, frozenset({Role.USER}), (78,))
+    decision = await core.guard.decide(Actor(telegram_id=77), "host.view")
+    assert decision.allowed and decision.user is not None
+    assert decision.user.username == "tg77-1"

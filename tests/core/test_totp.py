@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 from datetime import UTC, datetime
 
 import pyotp
@@ -118,6 +119,9 @@ async def test_recovery_codes_are_single_use_and_stored_hashed(
 ) -> None:
     user, _, codes = await enrolled(core, clock)
     assert len(codes) == 10 and len(set(codes)) == 10
+    stored = core.store.totp._recovery[user.id]  # type: ignore[attr-defined]
+    plain_digest = hashlib.sha256(codes[0].encode()).hexdigest()
+    assert codes[0] not in stored and plain_digest not in stored and len(stored) == 10
     assert await core.totp.use_recovery_code(user, codes[0]) is TotpOutcome.ACCEPTED
     assert await core.totp.use_recovery_code(user, codes[0]) is TotpOutcome.INVALID
     assert await core.totp.use_recovery_code(user, codes[1].upper()) is TotpOutcome.ACCEPTED

@@ -96,14 +96,27 @@ class Accounts:
         )
         return user
 
-    async def update(self, user: User, actor: str, **changes: object) -> User:
-        """Change roles, Telegram IDs or the lock flag; audited with who did it."""
-        updated = await self._users.update(dataclasses.replace(user, **changes))  # type: ignore[arg-type]
+    async def update(
+        self,
+        user: User,
+        actor: str,
+        roles: frozenset[Role] | None = None,
+        telegram_ids: tuple[int, ...] | None = None,
+    ) -> User:
+        """Change roles or Telegram IDs; audited with who did it."""
+        changed = dataclasses.replace(
+            user,
+            roles=user.roles if roles is None else roles,
+            telegram_ids=user.telegram_ids if telegram_ids is None else telegram_ids,
+        )
+        updated = await self._users.update(changed)
+        fields = [
+            name
+            for name, value in (("roles", roles), ("telegram_ids", telegram_ids))
+            if value is not None
+        ]
         await self._audit.record(
-            Kind.ACCOUNT_UPDATED,
-            actor=actor,
-            subject=f"user:{user.username}",
-            fields=sorted(changes),
+            Kind.ACCOUNT_UPDATED, actor=actor, subject=f"user:{user.username}", fields=fields
         )
         return updated
 

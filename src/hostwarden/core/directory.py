@@ -47,9 +47,14 @@ class Directory:
     async def _materialise(self, telegram_id: int) -> User | None:
         # Config-declared IDs get a stored account on first contact, so that they can hold a
         # TOTP factor and sessions; their roles keep coming from the configuration alone.
-        try:
-            return await self._users.create(
-                User(id=0, username=f"tg{telegram_id}", telegram_ids=(telegram_id,))
-            )
-        except Conflict:
-            return await self._users.by_telegram_id(telegram_id)
+        for suffix in ("", "-1", "-2", "-3"):
+            try:
+                return await self._users.create(
+                    User(id=0, username=f"tg{telegram_id}{suffix}", telegram_ids=(telegram_id,))
+                )
+            except Conflict:
+                # Another process created it meanwhile, or an admin took the name: look again.
+                found = await self._users.by_telegram_id(telegram_id)
+                if found is not None:
+                    return found
+        return None

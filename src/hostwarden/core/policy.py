@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from hostwarden.core.identity import Role
@@ -48,5 +48,5 @@ class Policy:
         """A copy with ``rules`` added or replacing rules of the same name."""
         return Policy([*self._rules.values(), *rules])
 
-    def __iter__(self) -> Iterable[ActionRule]:
+    def __iter__(self) -> Iterator[ActionRule]:
         return iter(self._rules.values())

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 from cryptography.fernet import Fernet, InvalidToken
 
 from hostwarden.errors import ConfigError, StorageError
@@ -17,6 +20,7 @@ class SecretBox:
 
     def __init__(self, key: str | None) -> None:
         self._fernet: Fernet | None = None
+        self._mac_key = hashlib.sha256(b"hostwarden-mac:" + (key or "").encode()).digest()
         if key:
             try:
                 self._fernet = Fernet(key.encode())
@@ -33,6 +37,11 @@ class SecretBox:
                 "HOSTWARDEN_TOTP__ENCRYPTION_KEY (`hostwarden init` generates one)"
             )
         return self._fernet
+
+    def mac(self, text: str) -> str:
+        """A keyed hash (HMAC-SHA256): a stolen database alone cannot be brute-forced with it."""
+        self._require()
+        return hmac.new(self._mac_key, text.encode(), hashlib.sha256).hexdigest()
 
     def encrypt(self, plain: str) -> str:
         return self._require().encrypt(plain.encode()).decode()

@@ -6,7 +6,6 @@ constraint, so two processes cannot both accept it. Failed codes count toward a 
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -57,10 +56,10 @@ def match_step(secret: str, code: str, when: datetime, settings: TotpSettings) -
     return found
 
 
-def hash_recovery_code(user_id: int, code: str) -> str:
-    """How recovery codes are stored: never in clear."""
+def hash_recovery_code(box: SecretBox, user_id: int, code: str) -> str:
+    """How recovery codes are stored: keyed hashes, never in clear."""
     normalised = code.replace("-", "").replace(" ", "").lower()
-    return hashlib.sha256(f"{user_id}:{normalised}".encode()).hexdigest()
+    return box.mac(f"recovery:{user_id}:{normalised}")
 
 
 class TotpService:
@@ -134,7 +133,9 @@ class TotpService:
             )
             for _ in range(self._settings.recovery_codes)
         ]
-        await self._store.set_recovery(user.id, [hash_recovery_code(user.id, c) for c in codes])
+        await self._store.set_recovery(
+            user.id, [hash_recovery_code(self._box, user.id, c) for c in codes]
+        )
         return codes
 
     async def verify(self, user: User, code: str) -> TotpOutcome:
@@ -150,7 +151,7 @@ class TotpService:
         if await self._lockout.blocked((key,)):
             await self._audit.record(Kind.TOTP_REFUSED, subject=f"user:{user.username}")
             return TotpOutcome.BLOCKED
-        if await self._store.use_recovery(user.id, hash_recovery_code(user.id, code)):
+        if await self._store.use_recovery(user.id, hash_recovery_code(self._box, user.id, code)):
             await self._lockout.clear(key)
             await self._audit.record(Kind.RECOVERY_USED, subject=f"user:{user.username}")
             await self._alerts.raise_alert(
