@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import statistics
 import tempfile
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import SecretStr
 from sqlalchemy import text
@@ -23,6 +24,7 @@ from hostwarden.storage.memory import MemoryStore
 from hostwarden.storage.sql import SqlStore
 
 ALLOWED_ID = 100_000_001
+T = TypeVar("T")
 
 
 class Backends:
@@ -89,3 +91,20 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
         "| " + " | ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in cells
     ]
     return "\n".join([line, rule, *body])
+
+
+async def per_backend(
+    description: str | None,
+    default_n: int,
+    measure: Callable[[Backends, str, int], Awaitable[T]],
+) -> tuple[int, list[T]]:
+    """Parse ``--n`` and ``--backends``, then run ``measure`` once per backend, in order."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--n", type=int, default=default_n)
+    parser.add_argument("--backends", default="memory,sqlite,postgres")
+    args = parser.parse_args()
+    backends = Backends()
+    try:
+        return args.n, [await measure(backends, name, args.n) for name in args.backends.split(",")]
+    finally:
+        backends.close()

@@ -5,11 +5,10 @@ uv run python -m bench.guard [--n 2000] [--backends memory,sqlite,postgres]
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import time
 
-from bench.common import ALLOWED_ID, Backends, started_core, table
+from bench.common import ALLOWED_ID, Backends, per_backend, started_core, table
 from hostwarden.core.clock import ManualClock
 from hostwarden.core.identity import Actor
 
@@ -42,16 +41,8 @@ async def measure(backends: Backends, name: str, n: int) -> list[object]:
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--n", type=int, default=2000)
-    parser.add_argument("--backends", default="memory,sqlite,postgres")
-    args = parser.parse_args()
-    backends = Backends()
-    try:
-        rows = [await measure(backends, name, args.n) for name in args.backends.split(",")]
-    finally:
-        backends.close()
-    print(f"Guard decisions per second ({args.n} decisions each, one client, sequential)\n")
+    n, rows = await per_backend(__doc__, 2000, measure)
+    print(f"Guard decisions per second ({n} decisions each, one client, sequential)\n")
     print(table(["backend", "allowed", "unknown (distinct IDs)", "blocked"], rows))
 
 

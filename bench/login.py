@@ -5,11 +5,10 @@ uv run python -m bench.login [--n 100] [--backends memory,sqlite,postgres]
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import time
 
-from bench.common import Backends, median, percentile, started_core, table
+from bench.common import Backends, median, per_backend, percentile, started_core, table
 from hostwarden.core.service import AccessCore
 
 PW = "correct horse battery"
@@ -52,16 +51,8 @@ async def measure(backends: Backends, name: str, n: int) -> tuple[list[object], 
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--n", type=int, default=100)
-    parser.add_argument("--backends", default="memory,sqlite,postgres")
-    args = parser.parse_args()
-    backends = Backends()
-    try:
-        results = [await measure(backends, name, args.n) for name in args.backends.split(",")]
-    finally:
-        backends.close()
-    print(f"Successful logins ({args.n} each; argon2id m=19 MiB t=2 p=1)\n")
+    n, results = await per_backend(__doc__, 100, measure)
+    print(f"Successful logins ({n} each; argon2id m=19 MiB t=2 p=1)\n")
     print(table(["backend", "p50 ms", "p99 ms", "logins/s (concurrent)"], [r[0] for r in results]))
     print("\nFailed logins: median ms per path, and the spread between the slowest and fastest\n")
     print(

@@ -51,19 +51,13 @@ async def _fresh_pg_database(server: PgServer) -> str:
     return server.url.rsplit("/", 1)[0] + f"/{name}"
 
 
-@pytest.fixture
-async def database_url(
-    request: pytest.FixtureRequest, tmp_path: Path, pg_server: PgServer | None
-) -> str:
-    """A fresh empty database URL for the backend named by the test's ``backend`` param."""
-    backend = getattr(request, "param", "sqlite")
-    if backend == "postgres":
-        if pg_server is None:
-            pytest.skip(
-                "PostgreSQL server binaries are not installed here; scripts/test installs them"
-            )
-        return await _fresh_pg_database(pg_server)
-    return str(tmp_path / "hostwarden.db")
+async def database_url_for(backend: str, tmp_path: Path, pg_server: PgServer | None) -> str:
+    """A fresh, empty database of ``backend`` ("sqlite" or "postgres")."""
+    if backend == "sqlite":
+        return str(tmp_path / f"store-{os.urandom(4).hex()}.db")
+    if pg_server is None:  # the pg_server fixture already failed if PostgreSQL is required
+        pytest.skip("PostgreSQL server binaries are not installed here; scripts/test installs them")
+    return await _fresh_pg_database(pg_server)
 
 
 @pytest.fixture
@@ -74,13 +68,7 @@ def clock() -> ManualClock:
 async def make_store(backend: str, tmp_path: Path, pg_server: PgServer | None) -> Any:
     if backend == "memory":
         return MemoryStore()
-    if backend == "sqlite":
-        return SqlStore(str(tmp_path / f"store-{os.urandom(4).hex()}.db"))
-    if pg_server is None:
-        if os.environ.get("HOSTWARDEN_REQUIRE_POSTGRES") == "1":
-            pytest.fail("PostgreSQL is required but not available")
-        pytest.skip("PostgreSQL server binaries are not installed here; scripts/test installs them")
-    return SqlStore(await _fresh_pg_database(pg_server))
+    return SqlStore(await database_url_for(backend, tmp_path, pg_server))
 
 
 @pytest.fixture(params=BACKENDS)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 from examples.user_handler_demo import main as demo_main
 
 from hostwarden.user_handler import Database, Security, UserHandler
+from tests.conftest import database_url_for
 from tests.pgserver import PgServer
 
 REQUEST = {"ip_address": "192.168.1.10", "user_agent": "Mozilla/5.0"}
@@ -34,15 +36,7 @@ def test_seed_scenario_runs_as_the_example(tmp_path: Path) -> None:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def database(request: pytest.FixtureRequest, tmp_path: Path, pg_server: PgServer | None) -> str:
-    if request.param == "sqlite":
-        return str(tmp_path / "users.db")
-    if pg_server is None:
-        pytest.skip("PostgreSQL server binaries are not installed here; scripts/test installs them")
-    import asyncio
-
-    from tests.conftest import _fresh_pg_database
-
-    return asyncio.run(_fresh_pg_database(pg_server))
+    return asyncio.run(database_url_for(request.param, tmp_path, pg_server))
 
 
 def test_api_on_each_database(database: str) -> None:
