@@ -48,3 +48,23 @@ def test_core_imports_no_transport_or_driver() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 kept, 0 broken" in result.stdout
+
+
+def test_environment_problems_name_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hostwarden.errors import ConfigError
+
+    path = tmp_path / "hostwarden.yaml"
+    write_config(path, tmp_path / "data")
+    monkeypatch.setenv("HOSTWARDEN_LOCKOUT__WINDOW_SECONDS", "soon")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    assert caught.value.problems == [
+        "environment HOSTWARDEN_LOCKOUT__WINDOW_SECONDS: lockout.window_seconds: "
+        "Input should be a valid integer, unable to parse string as an integer"
+    ]
+    monkeypatch.delenv("HOSTWARDEN_LOCKOUT__WINDOW_SECONDS")
+    monkeypatch.setenv("HOSTWARDEN_ACCESS__ADMIN_TELEGRAM_IDS", "not json")
+    with pytest.raises(ConfigError, match="given as JSON"):
+        load_settings(path)

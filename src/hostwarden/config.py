@@ -13,7 +13,12 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from hostwarden.core.service import CoreSettings
 from hostwarden.core.settings import (
@@ -98,11 +103,22 @@ def check_permissions(path: Path) -> None:
         )
 
 
+def _env_name(location: tuple[str | int, ...]) -> str | None:
+    """The environment variable that set ``location``, if one did."""
+    environ = {name.upper() for name in os.environ}
+    for depth in range(len(location), 0, -1):
+        name = "HOSTWARDEN_" + "__".join(str(part).upper() for part in location[:depth])
+        if name in environ:
+            return name
+    return None
+
+
 def _problems(path: Path | None, error: ValidationError) -> list[str]:
-    where = f"{path}: " if path else ""
     lines = []
     for item in error.errors():
         location = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        env = _env_name(tuple(item["loc"]))
+        where = f"environment {env}: " if env else (f"{path}: " if path else "")
         lines.append(f"{where}{location}: {item['msg']}")
     return lines
 
@@ -131,6 +147,8 @@ def load_settings(path: Path | None = None, allow_insecure: bool = False) -> Set
     except ValidationError as exc:
         problems = _problems(path, exc)
         raise ConfigError("; ".join(problems), problems) from None
+    except SettingsError as exc:  # an environment value that is not even parseable
+        raise ConfigError(f"environment: {exc} (lists and mappings are given as JSON)") from None
 
 
 def default_config_path() -> Path | None:

@@ -47,3 +47,17 @@ async def test_memory_counters_are_capped() -> None:
     for n in range(1000):
         await core.guard.decide(Actor(telegram_id=n + 5_000_000), "host.view")
     assert await store.counters.size() == 100
+
+
+async def test_housekeeping_never_lifts_a_block_early(clock: ManualClock) -> None:
+    # pyTMBot's session cleanup erased TOTP blocks early; here blocks are not sessions.
+    core = AccessCore(MemoryStore(), fast_settings(), clock)
+    for _ in range(3):
+        await core.guard.decide(Actor(telegram_id=4444), "host.view")
+    await core.sessions.create(1, None, None)
+    clock.advance(3500)
+    await core.maintain()
+    assert await core.sessions.list() == []  # idle sessions went
+    assert await core.lockout.blocked(("tg:4444",)) is not None  # the block stayed
+    clock.advance(101)
+    assert await core.lockout.blocked(("tg:4444",)) is None  # and ends on time
