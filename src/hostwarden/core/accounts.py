@@ -131,62 +131,55 @@ class Accounts:
         stored = user.password_hash if user is not None else None
         ok, new_hash = await asyncio.to_thread(self._hasher.verify, password, stored)
         name_key = user_key(username)
-        ip_key = f"ip:{ip}" if ip else None
-        subject = f"user:{username}"
-        actor = f"ip:{ip}" if ip else ""
+        keys = (name_key, f"ip:{ip}") if ip else (name_key,)
+        # Checked on every path, needed or not, so that all refusals cost the same (_refuse).
+        block = await self._lockout.blocked(keys)
         refusal = None
-        # Checked on every path, needed or not, for the same reason as the comment below.
-        block = await self._lockout.blocked((name_key, ip_key) if ip_key else (name_key,))
         if ok and user is not None:
             refusal = "locked" if user.locked else ("blocked" if block is not None else None)
         if not ok or refusal is not None:
-            # Every refusal walks the same path (one hash, two counter calls, one audit event),
-            # so that its timing tells nothing about why it was refused.
-            hit = await self._lockout.hit(name_key, self._lockout.password_rule)
-            ip_hit = await self._lockout.hit(ip_key, self._lockout.ip_rule) if ip_key else None
-            if ip_hit is not None and ip_hit.newly_blocked:
-                await self._alerts.raise_alert(
-                    Alert(
-                        "blocked",
-                        f"Address {ip} blocked after {ip_hit.count} failed logins",
-                        self._clock.now(),
-                    )
-                )
-            if refusal is None and hit.counted:
-                await self._audit.record(
-                    Kind.LOGIN_FAILED,
-                    actor=actor,
-                    subject=subject,
-                    attempt=hit.count,
-                    known=user is not None,
-                )
-            else:
-                await self._audit.record(
-                    Kind.LOGIN_REFUSED, actor=actor, subject=subject, reason=refusal or "blocked"
-                )
-            if hit.newly_blocked:
-                await self._alerts.raise_alert(
-                    Alert(
-                        "blocked",
-                        "Account blocked after repeated failed logins",
-                        self._clock.now(),
-                        username=username,
-                        attempt=hit.count,
-                        attempts_left=0,
-                    )
-                )
+            await self._refuse(username, user is not None, refusal, ip)
             return LoginResult(False)
         assert user is not None  # ok is only true for a stored hash
         if new_hash is not None:
             user = await self._users.update(dataclasses.replace(user, password_hash=new_hash))
-            await self._audit.record(Kind.PASSWORD_REHASHED, subject=subject)
+            await self._audit.record(Kind.PASSWORD_REHASHED, subject=f"user:{username}")
         await self._lockout.clear(name_key)
         needs_totp = await self._totp.is_enrolled(user)
         session = await self._sessions.create(user.id, ip, user_agent)
         await self._audit.record(
-            Kind.LOGIN_SUCCEEDED, actor=actor, subject=subject, session=session.record.handle
+            Kind.LOGIN_SUCCEEDED,
+            actor=f"ip:{ip}" if ip else "",
+            subject=f"user:{username}",
+            session=session.record.handle,
         )
         return LoginResult(True, "", user, session, needs_totp)
+
+    async def _refuse(
+        self, username: str, known: bool, refusal: str | None, ip: str | None
+    ) -> None:
+        # Every refusal walks the same path (one hash before this, two counter calls, one audit
+        # event), so that its timing tells nothing about why it was refused.
+        subject, actor = f"user:{username}", f"ip:{ip}" if ip else ""
+        hit = await self._lockout.hit(user_key(username), self._lockout.password_rule)
+        ip_hit = await self._lockout.hit(f"ip:{ip}", self._lockout.ip_rule) if ip else None
+        if refusal is None and hit.counted:
+            await self._audit.record(
+                Kind.LOGIN_FAILED, actor=actor, subject=subject, attempt=hit.count, known=known
+            )
+        else:
+            await self._audit.record(
+                Kind.LOGIN_REFUSED, actor=actor, subject=subject, reason=refusal or "blocked"
+            )
+        now = self._clock.now()
+        if hit.newly_blocked:
+            title = "Account blocked after repeated failed logins"
+            await self._alerts.raise_alert(
+                Alert("blocked", title, now, username=username, attempt=hit.count, attempts_left=0)
+            )
+        if ip_hit is not None and ip_hit.newly_blocked:
+            title = f"Address {ip} blocked after {ip_hit.count} failed logins"
+            await self._alerts.raise_alert(Alert("blocked", title, now))
 
     async def second_factor(
         self, user: User, token: str, code: str, recovery: bool = False
