@@ -6,6 +6,7 @@ even from several processes, cannot slip past a limit.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -16,6 +17,18 @@ from hostwarden.errors import InvalidInput, NotFound
 from hostwarden.storage.base import Block, BlockStore, CounterRule, CounterStore, HitResult
 
 KEY_KINDS = ("tg", "user", "ip", "totp")
+MAX_KEY_LENGTH = 200
+
+
+def bounded_key(key: str) -> str:
+    """``key`` itself, or for attacker-sized values (a 4 KB "username") a fixed-size digest.
+
+    Stores keep keys in bounded columns; the digest keeps distinct values distinct.
+    """
+    if len(key) <= MAX_KEY_LENGTH:
+        return key
+    kind, _, value = key.partition(":")
+    return f"{kind[:16]}:#{hashlib.sha256(value.encode()).hexdigest()}"
 
 
 def parse_key(text: str) -> str:
@@ -26,7 +39,7 @@ def parse_key(text: str) -> str:
     kind, sep, value = text.partition(":")
     if not sep or kind not in KEY_KINDS or not value:
         raise InvalidInput(f"a block key is a Telegram ID or one of {', '.join(KEY_KINDS)}:VALUE")
-    return f"{kind}:{value.casefold() if kind == 'user' else value}"
+    return bounded_key(f"{kind}:{value.casefold() if kind == 'user' else value}")
 
 
 class Lockout:
@@ -66,6 +79,7 @@ class Lockout:
 
     async def hit(self, key: str, rule: CounterRule) -> HitResult:
         """Count one failed attempt against ``key``; a block reached here is audited."""
+        key = bounded_key(key)
         result = await self._counters.hit(key, self._clock.now(), rule)
         if result.newly_blocked:
             until = result.blocked_until.isoformat() if result.blocked_until else "permanent"
@@ -78,11 +92,11 @@ class Lockout:
         """The active block on any of ``keys``, if one exists."""
         if not keys:
             return None
-        return await self._blocks.active(keys, self._clock.now())
+        return await self._blocks.active(tuple(map(bounded_key, keys)), self._clock.now())
 
     async def clear(self, key: str) -> None:
         """Forget the failures counted against ``key`` (after a success)."""
-        await self._counters.reset(key)
+        await self._counters.reset(bounded_key(key))
 
     async def block(
         self, key: str, actor: str, reason: str = "blocked by an admin", seconds: int | None = None
