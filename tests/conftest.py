@@ -26,14 +26,10 @@ _db_counter = 0
 
 
 @pytest.fixture(scope="session")
-def pg_server() -> Iterator[PgServer | None]:
-    """One PostgreSQL server for the whole run, if the binaries are installed."""
-    required = os.environ.get("HOSTWARDEN_REQUIRE_POSTGRES") == "1"
+def pg_server() -> Iterator[PgServer]:
+    """One PostgreSQL server for the whole run, started the first time a test needs it."""
     if not find_bin("initdb"):
-        if required:
-            pytest.fail("PostgreSQL is required (scripts/test installs it) but initdb is missing")
-        yield None
-        return
+        pytest.fail("PostgreSQL server binaries not found: run ./scripts/test, which installs them")
     server = PgServer()
     server.start()
     yield server
@@ -51,12 +47,11 @@ async def _fresh_pg_database(server: PgServer) -> str:
     return server.url.rsplit("/", 1)[0] + f"/{name}"
 
 
-async def database_url_for(backend: str, tmp_path: Path, pg_server: PgServer | None) -> str:
+async def database_url_for(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     """A fresh, empty database of ``backend`` ("sqlite" or "postgres")."""
     if backend == "sqlite":
         return str(tmp_path / f"store-{os.urandom(4).hex()}.db")
-    if pg_server is None:  # the pg_server fixture already failed if PostgreSQL is required
-        pytest.skip("PostgreSQL server binaries are not installed here; scripts/test installs them")
+    pg_server: PgServer = request.getfixturevalue("pg_server")
     return await _fresh_pg_database(pg_server)
 
 
@@ -65,18 +60,16 @@ def clock() -> ManualClock:
     return ManualClock()
 
 
-async def make_store(backend: str, tmp_path: Path, pg_server: PgServer | None) -> Any:
+async def make_store(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Any:
     if backend == "memory":
         return MemoryStore()
-    return SqlStore(await database_url_for(backend, tmp_path, pg_server))
+    return SqlStore(await database_url_for(backend, tmp_path, request))
 
 
 @pytest.fixture(params=BACKENDS)
-async def store(
-    request: pytest.FixtureRequest, tmp_path: Path, pg_server: PgServer | None
-) -> AsyncIterator[Any]:
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
     """A started store of each backend."""
-    backend = await make_store(request.param, tmp_path, pg_server)
+    backend = await make_store(request.param, tmp_path, request)
     await backend.start()
     yield backend
     await backend.close()

@@ -10,7 +10,6 @@ from examples.user_handler_demo import main as demo_main
 
 from hostwarden.user_handler import Database, Security, UserHandler
 from tests.conftest import database_url_for
-from tests.pgserver import PgServer
 
 REQUEST = {"ip_address": "192.168.1.10", "user_agent": "Mozilla/5.0"}
 
@@ -35,8 +34,8 @@ def test_seed_scenario_runs_as_the_example(tmp_path: Path) -> None:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def database(request: pytest.FixtureRequest, tmp_path: Path, pg_server: PgServer | None) -> str:
-    return asyncio.run(database_url_for(request.param, tmp_path, pg_server))
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return asyncio.run(database_url_for(request.param, tmp_path, request))
 
 
 def test_api_on_each_database(database: str) -> None:

@@ -19,18 +19,15 @@ from hostwarden.core.secretbox import generate_key
 from hostwarden.core.service import AccessCore
 from hostwarden.storage.base import AuditQuery
 from tests.contract.race_worker import attack, settings
-from tests.pgserver import PgServer
 
 PW = "correct horse battery"
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-async def prepared(
-    request: pytest.FixtureRequest, tmp_path: Path, pg_server: PgServer | None
-) -> Any:
+async def prepared(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
     from tests.conftest import make_store
 
-    store = await make_store(request.param, tmp_path, pg_server)
+    store = await make_store(request.param, tmp_path, request)
     url = store.db.url
     key = generate_key()
     clock = ManualClock()
