@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,6 +20,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from hostwarden.containers.settings import ContainerSettings
 from hostwarden.core.service import CoreSettings
 from hostwarden.core.settings import (
     AccessSettings,
@@ -30,18 +31,51 @@ from hostwarden.core.settings import (
     TotpSettings,
 )
 from hostwarden.errors import ConfigError
+from hostwarden.host.thresholds import MonitorSettings
+from hostwarden.updates import UpdateSettings
 
 DEFAULT_CONFIG = "hostwarden.yaml"
 
 
+class WebhookSettings(BaseModel):
+    """Webhook mode: Telegram calls ``url`` + ``/webhook/<path_secret>`` with ``secret_token``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str | None = Field(None, description="public HTTPS base URL Telegram can reach")
+    path_secret: SecretStr | None = Field(None, description="random path part, kept secret")
+    secret_token: SecretStr | None = Field(
+        None, description="sent by Telegram in X-Telegram-Bot-Api-Secret-Token"
+    )
+    listen_host: str = "127.0.0.1"
+    listen_port: int = Field(8443, ge=1, le=65535)
+
+
 class TelegramSettings(BaseModel):
-    """The bot's credentials and where alerts go."""
+    """The bot's credentials, where alerts go, and how updates arrive."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     token: SecretStr | None = None
     admin_chat_ids: list[int] = Field(default_factory=list)
-    api_base: str | None = None
+    api_base: str | None = Field(None, description="a self-hosted Bot API server's base URL")
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook: WebhookSettings = Field(default_factory=WebhookSettings)
+    apprise_urls: list[SecretStr] = Field(
+        default_factory=list, description="Apprise targets that receive the same alerts"
+    )
+    alert_every_seconds: float = Field(5, gt=0, le=3600, description="outbox delivery interval")
+    challenge_seconds: int = Field(120, ge=15, le=900, description="how long a 2FA prompt waits")
+    qr_delete_seconds: int = Field(60, ge=5, le=3600)
+
+    @model_validator(mode="after")
+    def _webhook_complete(self) -> TelegramSettings:
+        hook = self.webhook
+        if self.mode == "webhook" and not (hook.url and hook.path_secret and hook.secret_token):
+            raise ValueError(
+                "webhook mode needs webhook.url, webhook.path_secret and webhook.secret_token"
+            )
+        return self
 
 
 class StorageSettings(BaseModel):
@@ -73,6 +107,9 @@ class Settings(BaseSettings):
     sessions: SessionSettings = Field(default_factory=SessionSettings)
     totp: TotpSettings = Field(default_factory=TotpSettings)
     passwords: PasswordSettings = Field(default_factory=PasswordSettings)
+    containers: ContainerSettings = Field(default_factory=ContainerSettings)
+    updates: UpdateSettings = Field(default_factory=UpdateSettings)
+    monitor: MonitorSettings = Field(default_factory=MonitorSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -48,3 +48,9 @@ class StorageError(HostwardenError):
     """The store cannot be reached or refused an operation."""
 
     code = "storage"
+
+
+class Unavailable(HostwardenError):
+    """A service hostwarden depends on (container engine, registry, release feed) did not answer."""
+
+    code = "unavailable"

@@ -11,6 +11,7 @@ from typing import TextIO
 
 from hostwarden.config import Settings
 from hostwarden.core.clock import Clock
+from hostwarden.core.policy import Policy
 from hostwarden.core.service import AccessCore
 from hostwarden.storage.sql import SqlStore
 
@@ -43,11 +44,14 @@ def configure_logging(stream: TextIO | None = None, level: int = logging.INFO) -
 
 @asynccontextmanager
 async def open_core(
-    settings: Settings, database: str | None = None, clock: Clock | None = None
+    settings: Settings,
+    database: str | None = None,
+    clock: Clock | None = None,
+    policy: Policy | None = None,
 ) -> AsyncIterator[AccessCore]:
     """A started core over ``database`` (or the configured store); closed on exit."""
     store = SqlStore(database or settings.storage.database_url())
-    core = AccessCore(store, settings.core(), clock)
+    core = AccessCore(store, settings.core(), clock, policy)
     try:
         await core.start()
         yield core

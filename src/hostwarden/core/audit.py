@@ -6,6 +6,7 @@ to collectors that more people can read.
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 from collections.abc import Mapping
@@ -50,6 +51,7 @@ class Kind:
     SESSION_EXPIRED: Final = "session.expired"
     ALERT_RAISED: Final = "alert.raised"
     ADMIN_ACTION: Final = "admin.action"
+    CONTAINER_ACTION: Final = "container.action"
     ERROR: Final = "error"
 
 
@@ -59,14 +61,18 @@ ALL_KINDS: Final = frozenset(
 
 
 def masked_ref(ref: str) -> str:
-    """Mask an actor reference such as ``tg:123456789`` or ``user:alice`` for a log line."""
+    """Mask an actor reference such as ``tg:123456789`` or ``user:alice`` for a log line.
+
+    The result is HTML-escaped, whatever the reference holds.
+    """
     prefix, sep, value = ref.partition(":")
     if not sep:
         return mask_username(ref)
+    prefix = html.escape(prefix[:16])
     if prefix in ("tg", "uid"):
         return f"{prefix}:{mask_user_id(value)}"
     if prefix == "ip":
-        return f"ip:{value.rsplit('.', 1)[0]}.*" if "." in value else "ip:*"
+        return f"ip:{html.escape(value.rsplit('.', 1)[0][:40])}.*" if "." in value else "ip:*"
     return f"{prefix}:{mask_username(value)}"
 
 

@@ -86,10 +86,11 @@ class AccessCore:
             self.audit,
             clock,
         )
+        self.policy = policy = policy or Policy()
         self.directory = Directory(store.users, settings.access)
         self.guard = Guard(
             self.directory,
-            policy or Policy(),
+            policy,
             self.lockout,
             self.totp,
             self.sessions,

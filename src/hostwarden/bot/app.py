@@ -1,0 +1,181 @@
+"""The bot, assembled: aiogram's Bot and Dispatcher, the gate, the routers, the background loops."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.utils.token import TokenValidationError, validate_token
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+from aiohttp import web
+
+from hostwarden.bot.actions import MENU
+from hostwarden.bot.gate import AccessGate
+from hostwarden.bot.handlers import admin, containers, host, menu, twofactor, updates
+from hostwarden.bot.notifiers import AppriseNotifier, TelegramNotifier
+from hostwarden.bot.services import BotServices
+from hostwarden.config import Settings, TelegramSettings
+from hostwarden.core.alerts import AlertDispatcher, Notifier
+from hostwarden.core.service import AccessCore
+from hostwarden.errors import ConfigError
+from hostwarden.host.monitor import HostMonitor
+
+LOG = logging.getLogger("hostwarden.bot")
+
+WEBHOOK_PREFIX = "/webhook/"
+
+
+def make_bot(telegram: TelegramSettings) -> Bot:
+    """A Bot for the configured token, talking to ``api_base`` when one is set."""
+    if telegram.token is None:
+        raise ConfigError("telegram.token is not set (put the token from @BotFather in the config)")
+    token = telegram.token.get_secret_value()
+    try:
+        validate_token(token)
+    except TokenValidationError:
+        raise ConfigError(
+            "telegram.token does not look like a bot token (digits:letters)"
+        ) from None
+    api = TelegramAPIServer.from_base(telegram.api_base) if telegram.api_base else None
+    session = AiohttpSession(api=api) if api else AiohttpSession()
+    return Bot(
+        token,
+        session=session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
+    )
+
+
+def build_dispatcher(services: BotServices) -> Dispatcher:
+    """A dispatcher whose every update passes the gate; ``hw`` reaches handlers as ``hw``."""
+    dispatcher = Dispatcher(storage=MemoryStorage(), hw=services)
+    dispatcher.update.outer_middleware(AccessGate(services))
+    dispatcher.include_routers(
+        twofactor.build_router(),
+        host.build_router(),
+        containers.build_router(),
+        admin.build_router(),
+        updates.build_router(),
+        menu.build_router(),  # last: it answers whatever nothing else took
+    )
+    return dispatcher
+
+
+def notifiers_for(bot: Bot, telegram: TelegramSettings) -> list[Notifier]:
+    """The admin chats, then the Apprise targets."""
+    found: list[Notifier] = []
+    if telegram.admin_chat_ids:
+        found.append(TelegramNotifier(bot, telegram.admin_chat_ids))
+    urls = [url.get_secret_value() for url in telegram.apprise_urls]
+    if urls:
+        found.append(AppriseNotifier(urls))
+    return found
+
+
+async def _every(
+    seconds: float, stop: asyncio.Event, step: Callable[[], Awaitable[object]], name: str
+) -> None:
+    while not stop.is_set():
+        try:
+            await step()
+        except Exception as exc:  # a loop must outlive a passing failure (Telegram down, ...)
+            LOG.warning("%s failed: %s", name, type(exc).__name__)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), seconds)
+
+
+class BotApp:
+    """The running product: polling or webhook, plus alert delivery, housekeeping and monitoring."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        core: AccessCore,
+        services: BotServices | None = None,
+        bot: Bot | None = None,
+    ) -> None:
+        if core.policy.rule_for(MENU) is None:
+            raise ConfigError("the bot needs a core built with hostwarden.bot.actions.bot_policy()")
+        self.settings = settings
+        self.core = core
+        self.services = services or BotServices.build(core, settings)
+        self.bot = bot or make_bot(settings.telegram)
+        self.dispatcher = build_dispatcher(self.services)
+        self.alerts: AlertDispatcher = core.dispatcher(notifiers_for(self.bot, settings.telegram))
+        self.monitor = HostMonitor(
+            core.alerts, core.clock, settings.monitor, self.services.host, self.services.engine
+        )
+
+    async def deliver_alerts(self) -> int:
+        """Send what is due in the outbox (retried later on failure)."""
+        return await self.alerts.deliver_due()
+
+    async def flush_deletions(self) -> int:
+        return await self.services.deletions.flush(self.bot)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serve until ``stop`` is set."""
+        telegram = self.settings.telegram
+        loops = [
+            _every(telegram.alert_every_seconds, stop, self.deliver_alerts, "alert delivery"),
+            _every(5, stop, self.flush_deletions, "message deletion"),
+            self.core.maintain_forever(stop),
+        ]
+        if self.settings.monitor.enabled:
+            loops.append(self.monitor.run(stop))
+        tasks = [asyncio.create_task(loop) for loop in loops]
+        try:
+            if telegram.mode == "webhook":
+                await self._serve_webhook(stop)
+            else:
+                await self._poll(stop)
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.services.engine.close()
+            await self.bot.session.close()
+
+    async def _poll(self, stop: asyncio.Event) -> None:
+        await self.bot.delete_webhook(drop_pending_updates=False)
+        polling = asyncio.create_task(
+            self.dispatcher.start_polling(self.bot, handle_signals=False, close_bot_session=False)
+        )
+        await stop.wait()
+        with contextlib.suppress(RuntimeError):  # already stopped
+            await self.dispatcher.stop_polling()
+        await polling
+
+    def webhook_app(self) -> web.Application:
+        """The aiohttp app Telegram posts to: one secret path, the secret-token header checked."""
+        hook = self.settings.telegram.webhook
+        assert hook.path_secret is not None and hook.secret_token is not None  # checked by config
+        app = web.Application()
+        SimpleRequestHandler(
+            self.dispatcher, self.bot, secret_token=hook.secret_token.get_secret_value()
+        ).register(app, path=WEBHOOK_PREFIX + hook.path_secret.get_secret_value())
+        return app
+
+    async def _serve_webhook(self, stop: asyncio.Event) -> None:
+        hook = self.settings.telegram.webhook
+        assert (
+            hook.url is not None and hook.path_secret is not None and hook.secret_token is not None
+        )
+        runner = web.AppRunner(self.webhook_app(), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, hook.listen_host, hook.listen_port)
+        await site.start()
+        try:
+            await self.bot.set_webhook(
+                hook.url.rstrip("/") + WEBHOOK_PREFIX + hook.path_secret.get_secret_value(),
+                secret_token=hook.secret_token.get_secret_value(),
+            )
+            await stop.wait()
+        finally:
+            await runner.cleanup()

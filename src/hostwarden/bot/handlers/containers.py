@@ -1,0 +1,221 @@
+"""/containers, /container, /logs, /images and the confirmed /up, /down, /restart."""
+
+from __future__ import annotations
+
+import html
+import math
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, Message
+
+from hostwarden.bot.actions import command_args, command_of
+from hostwarden.bot.handlers.common import Target, show
+from hostwarden.bot.keyboards import back_to_menu, confirm, pager
+from hostwarden.bot.render import MESSAGE_LIMIT
+from hostwarden.bot.safe_send import answer_callback, send_text
+from hostwarden.bot.services import BotServices
+from hostwarden.containers.engine import check_container_name
+from hostwarden.containers.registry import ImageUpdate
+from hostwarden.core.audit import Kind
+from hostwarden.core.identity import Actor
+from hostwarden.errors import HostwardenError, InvalidInput
+
+VERBS = {"up": ("start", "Start"), "down": ("stop", "Stop"), "restart": ("restart", "Restart")}
+# Room left in a message for the header and <pre> around the log text.
+LOG_ROOM = MESSAGE_LIMIT - 300
+
+
+def _problem(exc: HostwardenError) -> str:
+    return f"⚠️ {html.escape(str(exc))}"
+
+
+async def _containers_page(bot: Bot, target: Target, hw: BotServices, page: int) -> None:
+    try:
+        items = await hw.engine.containers()
+    except HostwardenError as exc:
+        await show(bot, target, _problem(exc), back_to_menu("containers"))
+        return
+    size = hw.containers.page_size
+    pages = max(math.ceil(len(items) / size), 1)
+    page = min(max(page, 0), pages - 1)
+    text = hw.renderer.render(
+        "containers",
+        items=items[page * size : (page + 1) * size],
+        total=len(items),
+        page=page,
+        pages=pages,
+        now=hw.clock.now(),
+    )
+    await show(bot, target, text, pager(page, pages))
+
+
+async def containers_command(message: Message, bot: Bot, hw: BotServices) -> None:
+    args = command_args(message.text)
+    page = int(args[0]) - 1 if args and args[0].isdigit() else 0
+    await _containers_page(bot, message, hw, page)
+
+
+async def containers_button(query: CallbackQuery, bot: Bot, hw: BotServices) -> None:
+    await _containers_page(bot, query, hw, 0)
+
+
+async def containers_pager(query: CallbackQuery, bot: Bot, hw: BotServices) -> None:
+    raw = (query.data or "cp:0")[3:]
+    await _containers_page(bot, query, hw, int(raw) if raw.isdigit() else 0)
+
+
+def _name_arg(message: Message, usage: str) -> str:
+    args = command_args(message.text)
+    if not args:
+        raise InvalidInput(f"usage: {usage}")
+    return check_container_name(args[0])
+
+
+async def container_details(message: Message, bot: Bot, hw: BotServices) -> None:
+    try:
+        details = await hw.engine.details(_name_arg(message, "/container NAME"))
+    except HostwardenError as exc:
+        await send_text(bot, message.chat.id, _problem(exc))
+        return
+    await send_text(
+        bot, message.chat.id, hw.renderer.render("container", d=details, now=hw.clock.now())
+    )
+
+
+def fit_log(text: str, room: int = LOG_ROOM) -> tuple[str, bool]:
+    """The newest lines of ``text`` whose escaped form fits in ``room`` characters."""
+    lines = text.rstrip("\n").split("\n") if text.strip() else []
+    kept: list[str] = []
+    used = 0
+    for line in reversed(lines):
+        cost = len(html.escape(line)) + 1
+        if used + cost > room:
+            if not kept:  # one enormous line: keep its end
+                kept.append("…" + line[-(room // 6) :])
+            return "\n".join(reversed(kept)), True
+        kept.append(line)
+        used += cost
+    return "\n".join(reversed(kept)), False
+
+
+async def logs(message: Message, bot: Bot, hw: BotServices) -> None:
+    args = command_args(message.text)
+    try:
+        name = _name_arg(message, "/logs NAME [N]")
+        if len(args) > 1 and not args[1].isdigit():
+            raise InvalidInput("N must be a number of lines")
+        count = min(
+            int(args[1]) if len(args) > 1 else hw.containers.log_lines, hw.containers.max_log_lines
+        )
+        text = await hw.engine.logs(name, count)
+    except HostwardenError as exc:
+        await send_text(bot, message.chat.id, _problem(exc))
+        return
+    shown, cut = fit_log(text)
+    await send_text(
+        bot,
+        message.chat.id,
+        hw.renderer.render("logs", name=name, count=count, text=shown, cut=cut),
+    )
+
+
+async def ask_to_manage(
+    message: Message, bot: Bot, hw: BotServices, hw_actor: Actor, hw_action: str
+) -> None:
+    verb = command_of(message.text) or ""
+    _, label = VERBS[verb]
+    try:
+        name = _name_arg(message, f"/{verb} NAME")
+        await hw.engine.details(name)  # refuse unknown names before asking
+    except HostwardenError as exc:
+        await send_text(bot, message.chat.id, _problem(exc))
+        return
+    nonce = hw.confirmations.add(hw_actor.telegram_id or 0, verb, name, hw_action)
+    await send_text(
+        bot,
+        message.chat.id,
+        f"{label} container <b>{html.escape(name)}</b>?",
+        confirm(nonce, label),
+    )
+
+
+async def cancel_manage(query: CallbackQuery, bot: Bot, hw: BotServices) -> None:
+    hw.confirmations.drop((query.data or "no:")[3:])
+    await show(bot, query, "Cancelled.")
+
+
+async def confirmed_manage(
+    query: CallbackQuery, bot: Bot, hw: BotServices, hw_actor: Actor
+) -> None:
+    pending = hw.confirmations.take((query.data or "ok:")[3:], hw_actor.telegram_id or 0)
+    if pending is None:
+        await answer_callback(bot, query.id, "This confirmation has expired.")
+        return
+    method, label = VERBS[pending.verb]
+    actor = f"tg:{hw_actor.telegram_id}"
+    try:
+        summary = await getattr(hw.engine, method)(pending.target)
+    except HostwardenError as exc:
+        await hw.core.audit.record(
+            Kind.CONTAINER_ACTION,
+            actor=actor,
+            verb=method,
+            container=pending.target,
+            outcome="failed",
+            error=exc.code,
+            channel="telegram",
+        )
+        await show(bot, query, _problem(exc))
+        return
+    await hw.core.audit.record(
+        Kind.CONTAINER_ACTION,
+        actor=actor,
+        verb=method,
+        container=pending.target,
+        outcome=summary.state,
+        channel="telegram",
+    )
+    await show(
+        bot,
+        query,
+        f"✅ {label}: <b>{html.escape(summary.name)}</b> is now {html.escape(summary.state)}.",
+    )
+
+
+async def _images(bot: Bot, target: Target, hw: BotServices) -> None:
+    try:
+        images = await hw.engine.images()
+    except HostwardenError as exc:
+        await show(bot, target, _problem(exc), back_to_menu("images"))
+        return
+    checks = await hw.registry.check(images)
+    updates: dict[str, list[ImageUpdate]] = {}
+    for image in images:
+        updates[image.short_id] = [c for c in checks if c.reference in image.tags]
+    text = hw.renderer.render("images", images=images, updates=updates, now=hw.clock.now())
+    await show(bot, target, text, back_to_menu("images"))
+
+
+async def images_command(message: Message, bot: Bot, hw: BotServices) -> None:
+    await _images(bot, message, hw)
+
+
+async def images_button(query: CallbackQuery, bot: Bot, hw: BotServices) -> None:
+    await _images(bot, query, hw)
+
+
+def build_router() -> Router:
+    """A fresh router with this module's handlers (a router attaches to one dispatcher)."""
+    router = Router(name="containers")
+    router.message.register(containers_command, Command("containers"))
+    router.callback_query.register(containers_button, F.data == "v:containers")
+    router.callback_query.register(containers_pager, F.data.startswith("cp:"))
+    router.message.register(container_details, Command("container"))
+    router.message.register(logs, Command("logs"))
+    router.message.register(ask_to_manage, Command(*VERBS))
+    router.callback_query.register(cancel_manage, F.data.startswith("no:"))
+    router.callback_query.register(confirmed_manage, F.data.startswith("ok:"))
+    router.message.register(images_command, Command("images"))
+    router.callback_query.register(images_button, F.data == "v:images")
+    return router

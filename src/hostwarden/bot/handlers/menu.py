@@ -1,0 +1,84 @@
+"""/start, /help, /menu, /cancel, /getmyid, and the answer to anything else."""
+
+from __future__ import annotations
+
+import html
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+
+from hostwarden.bot.handlers.common import show
+from hostwarden.bot.keyboards import main_menu
+from hostwarden.bot.safe_send import send_text
+from hostwarden.core.identity import Role, User
+
+USER_HELP = """<b>hostwarden</b> — your server, from Telegram.
+
+/status — quick view · /cpu · /memory · /disks · /network · /processes · /sensors · /uptime
+/containers — containers · /images — images and their updates
+/check_bot_updates — is there a newer hostwarden?
+/enroll2fa — set up two-factor codes · /getmyid — your Telegram ID
+/menu — buttons for all of it"""
+
+ADMIN_HELP = """
+<b>Admin</b> (critical actions ask for a fresh 2FA code)
+/container NAME — details · /logs NAME [N] — last N lines
+/up NAME · /down NAME · /restart NAME
+/audit [N] — recent audit events
+/blocked · /unblock KEY — blocks (KEY as listed, e.g. tg:123)
+/sessions · /revoke HANDLE — sessions"""
+
+
+def help_text(user: User | None) -> str:
+    admin = user is not None and user.has_role(Role.ADMIN)
+    return USER_HELP + (ADMIN_HELP if admin else "")
+
+
+async def start(message: Message, bot: Bot, hw_user: User | None) -> None:
+    await send_text(bot, message.chat.id, help_text(hw_user), main_menu())
+
+
+async def menu(message: Message, bot: Bot) -> None:
+    await send_text(bot, message.chat.id, "Choose a view:", main_menu())
+
+
+async def menu_button(query: CallbackQuery, bot: Bot) -> None:
+    await show(bot, query, "Choose a view:", main_menu())
+
+
+async def cancel(message: Message, bot: Bot, state: FSMContext) -> None:
+    had = await state.get_state()
+    await state.clear()
+    await send_text(bot, message.chat.id, "Cancelled." if had else "Nothing to cancel.")
+
+
+async def getmyid(message: Message, bot: Bot) -> None:
+    user = message.from_user
+    if user is None:
+        return
+    await send_text(
+        bot,
+        message.chat.id,
+        f"Your Telegram ID is <code>{user.id}</code>.\nGive it to the server's admin to be let in.",
+    )
+
+
+async def anything_else(message: Message, bot: Bot) -> None:
+    """Plain text or an unknown command from a known user: point at /help."""
+    text = (message.text or "").split(maxsplit=1)
+    what = html.escape(text[0][:64]) if text and text[0].startswith("/") else "That"
+    await send_text(bot, message.chat.id, f"{what} is not something I know. Try /help.")
+
+
+def build_router() -> Router:
+    """A fresh router with this module's handlers (a router attaches to one dispatcher)."""
+    router = Router(name="menu")
+    router.message.register(start, Command("start", "help"))
+    router.message.register(menu, Command("menu"))
+    router.callback_query.register(menu_button, F.data == "v:menu")
+    router.message.register(cancel, Command("cancel"))
+    router.message.register(getmyid, Command("getmyid"))
+    router.message.register(anything_else)
+    return router

@@ -1,0 +1,93 @@
+"""Jinja2 templates for Telegram HTML. Autoescaping is on: every value is text, never markup."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
+
+from hostwarden.core.audit import masked_ref
+
+MESSAGE_LIMIT = 4096
+_TAG = re.compile(r"<[^>]+>")
+
+
+def human_size(value: float) -> str:
+    """``1536`` becomes ``1.5 KiB``."""
+    size = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(size) < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TiB"  # pragma: no cover - the loop always returns
+
+
+def human_duration(seconds: float) -> str:
+    """``93784`` becomes ``1d 2h 3m``."""
+    total = max(int(seconds), 0)
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{days}d"] if days else []
+    if hours or days:
+        parts.append(f"{hours}h")
+    parts.append(f"{minutes}m" if total >= 60 else f"{secs}s")
+    return " ".join(parts)
+
+
+def bar(percent: float, width: int = 10) -> str:
+    """A text gauge: ``▓▓▓░░░░░░░``."""
+    filled = round(max(0.0, min(percent, 100.0)) / 100 * width)
+    return "▓" * filled + "░" * (width - filled)
+
+
+def clip_html(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """``text`` if it fits one message; otherwise its plain text, escaped and cut to fit."""
+    if len(text) <= limit:
+        return text
+    plain = html.unescape(_TAG.sub("", text))
+    cut = plain[: limit - 200]
+    return html.escape(cut) + "\n… (cut to fit one message)"
+
+
+def _masked(ref: str) -> Markup:
+    # masked_ref's output is already HTML-escaped; mark it so autoescape does not escape twice.
+    return Markup(masked_ref(str(ref)))  # noqa: S704
+
+
+class Renderer:
+    """Renders ``templates/<name>.html.j2`` with the helpers above; ``now`` is for ages."""
+
+    def __init__(self) -> None:
+        self._env = Environment(
+            loader=PackageLoader("hostwarden.bot", "templates"),
+            autoescape=True,
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+        )
+        self._env.filters.update(
+            size=human_size,
+            duration=human_duration,
+            bar=bar,
+            ago=self._ago,
+            ref=_masked,
+            ref_ip=lambda ip: _masked(f"ip:{ip}") if ip else "-",
+        )
+
+    @staticmethod
+    def _ago(value: datetime | None, now: datetime | None = None) -> str:
+        if value is None:
+            return "-"
+        now = now or datetime.now(UTC)
+        return human_duration((now - value).total_seconds())
+
+    def render(self, template: str, /, **values: Any) -> str:
+        """The template's output, clipped to one Telegram message."""
+        text = self._env.get_template(f"{template}.html.j2").render(**values).strip()
+        return clip_html(text)

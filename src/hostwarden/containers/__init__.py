@@ -1,0 +1,1 @@
+"""Containers: the engine (docker SDK, with timeouts), log redaction and the registry check."""

@@ -1,0 +1,1 @@
+"""Host monitoring: psutil readings as plain values, and thresholds with hysteresis."""

@@ -1,0 +1,99 @@
+"""Thresholds with hysteresis, and a watcher for things that appear.
+
+A value that crosses its line raises one event; it must fall ``hysteresis`` below the line
+before it can raise another, so a value hovering at the line does not flood the admin chat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class MonitorSettings(BaseModel):
+    """What the background monitor watches and where its lines are."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    interval_seconds: int = Field(60, ge=5)
+    cpu_percent: float = Field(90, gt=0, le=100)
+    memory_percent: float = Field(90, gt=0, le=100)
+    disk_percent: float = Field(90, gt=0, le=100)
+    temperature_celsius: float = Field(85, gt=0)
+    hysteresis: float = Field(
+        5, ge=0, description="how far below a line a value must fall to re-arm"
+    )
+    watch_containers: bool = True
+
+
+class Crossing(StrEnum):
+    ABOVE = "above"
+    RECOVERED = "recovered"
+
+
+@dataclass(frozen=True, slots=True)
+class ThresholdEvent:
+    metric: str
+    crossing: Crossing
+    value: float
+    line: float
+
+
+class ThresholdMonitor:
+    """Remembers which metrics are over their line; :meth:`observe` reports only changes."""
+
+    def __init__(self, lines: Mapping[str, float], hysteresis: float) -> None:
+        self._lines = dict(lines)
+        self._hysteresis = hysteresis
+        self._over: set[str] = set()
+
+    @classmethod
+    def from_settings(cls, settings: MonitorSettings) -> ThresholdMonitor:
+        return cls(
+            {
+                "cpu": settings.cpu_percent,
+                "memory": settings.memory_percent,
+                "disk": settings.disk_percent,
+                "temperature": settings.temperature_celsius,
+            },
+            settings.hysteresis,
+        )
+
+    def line_for(self, metric: str) -> float | None:
+        """The line of ``metric``; ``disk:/var`` uses the ``disk`` line."""
+        return self._lines.get(metric.split(":", 1)[0])
+
+    def observe(self, values: Mapping[str, float]) -> list[ThresholdEvent]:
+        """Feed current values; get the crossings since the last call."""
+        events = []
+        for metric, value in values.items():
+            line = self.line_for(metric)
+            if line is None:
+                continue
+            if metric not in self._over and value >= line:
+                self._over.add(metric)
+                events.append(ThresholdEvent(metric, Crossing.ABOVE, value, line))
+            elif metric in self._over and value <= line - self._hysteresis:
+                self._over.discard(metric)
+                events.append(ThresholdEvent(metric, Crossing.RECOVERED, value, line))
+        return events
+
+
+class AppearanceWatcher:
+    """Reports names that were not there before. The first look sets the baseline silently."""
+
+    def __init__(self) -> None:
+        self._known: set[str] | None = None
+
+    def observe(self, names: Iterable[str]) -> list[str]:
+        current = set(names)
+        if self._known is None:
+            self._known = current
+            return []
+        new = sorted(current - self._known)
+        self._known |= current
+        return new
