@@ -79,6 +79,12 @@ def notifiers_for(bot: Bot, telegram: TelegramSettings) -> list[Notifier]:
     return found
 
 
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep ``seconds`` or until ``stop`` is set, whichever comes first."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
 async def _every(
     seconds: float, stop: asyncio.Event, step: Callable[[], Awaitable[object]], name: str
 ) -> None:
@@ -87,8 +93,7 @@ async def _every(
             await step()
         except Exception as exc:  # a loop must outlive a passing failure (Telegram down, ...)
             LOG.warning("%s failed: %s", name, type(exc).__name__)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), seconds)
+        await _wait(stop, seconds)
 
 
 class BotApp:
@@ -126,7 +131,7 @@ class BotApp:
         loops = [
             _every(telegram.alert_every_seconds, stop, self.deliver_alerts, "alert delivery"),
             _every(5, stop, self.flush_deletions, "message deletion"),
-            self.core.maintain_forever(stop),
+            self.core.maintain_forever(stop, lambda seconds: _wait(stop, seconds)),
         ]
         if self.settings.monitor.enabled:
             loops.append(self.monitor.run(stop))
@@ -147,10 +152,13 @@ class BotApp:
         polling = asyncio.create_task(
             self.dispatcher.start_polling(self.bot, handle_signals=False, close_bot_session=False)
         )
-        await stop.wait()
-        with contextlib.suppress(RuntimeError):  # already stopped
-            await self.dispatcher.stop_polling()
-        await polling
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({polling, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        # Cancelling ends the pending long poll at once instead of waiting out its timeout.
+        polling.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await polling
 
     def webhook_app(self) -> web.Application:
         """The aiohttp app Telegram posts to: one secret path, the secret-token header checked."""
