@@ -132,8 +132,14 @@ async def send_message(state: SandboxState, params: Params) -> Any:
     chat_id = _chat(state, params)
     text = _checked_text(params, "text", MESSAGE_LIMIT, "message text is empty")
     message = _store(state, chat_id, params, text=text)
-    state.record("sent", chat_id, message["message_id"], text, buttons=_buttons(message),
-                 protected=bool(message.get("has_protected_content")))  # fmt: skip
+    state.record(
+        "sent",
+        chat_id,
+        message["message_id"],
+        text,
+        buttons=_buttons(message),
+        protected=bool(message.get("has_protected_content")),
+    )
     return message
 
 
@@ -159,9 +165,16 @@ async def _send_file(state: SandboxState, params: Params, field: str) -> Any:
     if caption:
         content["caption"] = caption
     message = _store(state, chat_id, params, **content)
-    state.record("sent", chat_id, message["message_id"], caption, media=field, file_size=value["size"],
-                 spoiler=bool(content.get("has_media_spoiler")),
-                 protected=bool(message.get("has_protected_content")))  # fmt: skip
+    state.record(
+        "sent",
+        chat_id,
+        message["message_id"],
+        caption,
+        media=field,
+        file_size=value["size"],
+        spoiler=bool(content.get("has_media_spoiler")),
+        protected=bool(message.get("has_protected_content")),
+    )
     return message
 
 
@@ -268,16 +281,24 @@ async def get_webhook_info(state: SandboxState, params: Params) -> Any:
 
 async def get_updates(state: SandboxState, params: Params) -> Any:
     if state.webhook is not None:
-        raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active; "
-                            "use deleteWebhook to delete the webhook first")  # fmt: skip
+        raise ApiError(
+            409,
+            "Conflict: can't use getUpdates method while webhook is active; "
+            "use deleteWebhook to delete the webhook first",
+        )
     offset = _int(params, "offset", required=False) or 0
     limit = min(max(_int(params, "limit", required=False) or 100, 1), 100)
     timeout = min(max(_int(params, "timeout", required=False) or 0, 0), 50)
     if offset:
         state.updates[:] = [u for u in state.updates if u["update_id"] >= offset]
     if state.poller is not None and not state.poller.done():
-        state.poller.set_exception(ApiError(409, "Conflict: terminated by other getUpdates request; "
-                                                 "make sure that only one bot instance is running"))  # fmt: skip
+        state.poller.set_exception(
+            ApiError(
+                409,
+                "Conflict: terminated by other getUpdates request; "
+                "make sure that only one bot instance is running",
+            )
+        )
     me: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     state.poller = me
     if not state.updates and timeout:
