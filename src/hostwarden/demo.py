@@ -1,109 +1,205 @@
-"""``hostwarden demo``: the access-control core at work, offline, on an SQLite file.
+"""``hostwarden demo``: the whole product offline: the bot, a sandboxed Telegram, SQLite.
 
-It plays the seeds' scenario: a stranger writes to the bot and is blocked, a known user reads,
-an admin must pass 2FA before managing containers, a password is guessed until the account is
-blocked. Alerts are printed as the admin chat would receive them.
+It starts the sandbox (a local Bot API server), runs the real bot against it over HTTP, plays
+the seeds' scenario as three users, and prints the chats. Then, on a terminal, it stays up so
+you can chat as anyone, here or with ``hostwarden sandbox say --as ID TEXT``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import html
+import logging
+import re
 import secrets
+import sys
 import tempfile
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pyotp
 from pydantic import SecretStr
 from rich.console import Console
-from rich.panel import Panel
+from rich.markup import escape
 
-from hostwarden.config import Settings, StorageSettings
-from hostwarden.core.accounts import Accounts
-from hostwarden.core.identity import Actor, Role
+from hostwarden.bot.actions import bot_policy
+from hostwarden.bot.app import BotApp
+from hostwarden.config import Settings, StorageSettings, TelegramSettings
+from hostwarden.containers.settings import ContainerSettings
+from hostwarden.core.identity import Actor
 from hostwarden.core.secretbox import generate_key
 from hostwarden.core.service import AccessCore
 from hostwarden.core.settings import AccessSettings, TotpSettings
-from hostwarden.runtime import open_core
-from hostwarden.storage.base import AuditQuery
+from hostwarden.runtime import configure_logging, open_core
+from hostwarden.sandbox.client import SandboxClient
+from hostwarden.sandbox.server import serve
 
 console = Console(highlight=False)
-STRANGER = Actor(telegram_id=987654321, username="curious_stranger", display_name="Mallory")
-USER_ID, ADMIN_ID = 111111111, 222222222
+USER_ID, ADMIN_ID, STRANGER_ID = 1001, 1002, 987654321
+NAMES = {USER_ID: "alice", ADMIN_ID: "admin", STRANGER_ID: "stranger"}
+WAIT = 20.0
 
 
-class ConsoleChat:
-    """Shows alerts as the admin chat would get them."""
-
-    async def send(self, text: str) -> None:
-        console.print(
-            Panel(text.replace("<b>", "[bold]").replace("</b>", "[/bold]"), title="admin chat")
-        )
+def plain(text: str) -> str:
+    """Telegram HTML as terminal text."""
+    return html.unescape(re.sub(r"<[^>]+>", "", text))
 
 
-async def _scenario(core: AccessCore) -> None:
-    chat = core.dispatcher([ConsoleChat()])
-    guard = core.guard
-    console.rule("1. A stranger writes to the bot")
-    for n in range(4):
-        decision = await guard.decide(STRANGER, "host.view")
-        console.print(f"message {n + 1}: {decision.verdict.value} ({decision.reason})")
-        await chat.deliver_due()
+def show(events: list[dict[str, Any]]) -> None:
+    for event in events:
+        who = NAMES.get(event["chat_id"], str(event["chat_id"]))
+        if event["kind"] == "deleted":
+            console.print(
+                f"   [dim]bot deleted message {event['message_id']} in {who}'s chat[/dim]"
+            )
+            continue
+        if event["kind"] == "answered":
+            if event["text"]:
+                console.print(f"   [dim]button answer to {who}: {event['text']}[/dim]")
+            continue
+        label = "bot (edited)" if event["kind"] == "edited" else "bot"
+        media = f"[{event['media']}] " if event.get("media") else ""
+        console.print(f"[green]{label} → {who}[/green]", markup=True)
+        console.print("   " + (media + plain(event["text"])).replace("\n", "\n   "), markup=False)
+        for row in event.get("buttons") or []:
+            labels = "  ".join(f"[{b.split('|', 1)[0]}]" for b in row)
+            console.print(f"   {labels}", markup=False)
 
-    console.rule("2. A known user asks for host status")
-    user = Actor(telegram_id=USER_ID)
-    console.print(f"host.view: {(await guard.decide(user, 'host.view')).verdict.value}")
-    console.print(
-        f"containers.manage: {(await guard.decide(user, 'containers.manage')).verdict.value}"
-    )
 
-    console.rule("3. An admin restarts a container: 2FA first")
-    admin = Actor(telegram_id=ADMIN_ID)
-    first = await guard.decide(admin, "containers.manage")
-    console.print(f"before enrolment: {first.verdict.value}: {first.reply}")
-    assert first.user is not None
-    enrolment = await core.totp.begin_enrolment(first.user)
-    totp = pyotp.TOTP(enrolment.secret)
-    codes = await core.totp.confirm_enrolment(first.user, totp.now())
-    console.print(f"enrolled; {len(codes)} recovery codes issued")
-    console.print(f"now: {(await guard.decide(admin, 'containers.manage')).verdict.value}")
+async def say(
+    chat: SandboxClient, user_id: int, text: str, count: int = 1, user: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    console.print(f"[cyan]{NAMES.get(user_id, user_id)} >[/cyan] {escape(text)}")
+    seq = await chat.say(user_id, text, **(user or {}))
+    events = await chat.events(seq, None, count, WAIT) if count else []
+    show(events)
+    return events
+
+
+async def tour(chat: SandboxClient, secret: str) -> None:
+    stranger = {"username": "curious_stranger", "first_name": "Mallory"}
+    console.rule("1. A stranger finds the bot")
+    await say(chat, STRANGER_ID, "/getmyid", user=stranger)
+    seq = await chat.say(STRANGER_ID, "/status", **stranger)
+    console.print("[cyan]stranger >[/cyan] /status   [dim](no answer: strangers get silence)[/dim]")
+    await say(chat, STRANGER_ID, "/containers", count=0, user=stranger)
+    show(await chat.events(seq, ADMIN_ID, 2, WAIT))
+
+    console.rule("2. Alice, a user, reads the host")
+    await say(chat, USER_ID, "/status")
+    await say(chat, USER_ID, "/restart web")
+
+    console.rule("3. The admin lifts the block: 2FA first")
+    await say(chat, ADMIN_ID, "/blocked")
+    totp = pyotp.TOTP(secret)
     wrong = "000000" if totp.now() != "000000" else "111111"
-    console.print(f"wrong code: {(await guard.submit_totp(admin, wrong)).value}")
-    replay = await guard.submit_totp(admin, totp.now())
-    console.print(f"the enrolment code again: {replay.value} (a code works once)")
-    await chat.deliver_due()
+    await say(chat, ADMIN_ID, wrong, count=3)
+    events = await say(chat, ADMIN_ID, totp.now(), count=3)
+    listing = next((e for e in events if e.get("buttons")), None)
+    if listing is not None:
+        data = listing["buttons"][0][0].split("|", 1)[1]
+        console.print("[cyan]admin >[/cyan] taps \\[Unblock 1]")
+        seq = await chat.press(ADMIN_ID, listing["message_id"], data)
+        show(await chat.events(seq, ADMIN_ID, 2, WAIT))
 
-    console.rule("4. Someone guesses the web password")
-    accounts: Accounts = core.accounts
-    password = secrets.token_urlsafe(12)
-    await accounts.register("webadmin", password, frozenset({Role.ADMIN}))
-    for _ in range(5):
-        result = await accounts.login("webadmin", "letmein123", "198.51.100.7", "curl/8")
-        console.print(f"guess: {result.message}")
-    right = await accounts.login("webadmin", password, "198.51.100.7", "curl/8")
-    console.print(f"right password while blocked: {right.message}")
-    await chat.deliver_due()
-
-    console.rule("5. What the admin sees")
-    for block in await core.lockout.list_blocks():
-        console.print(f"blocked: {block.key[:5]}... until {block.until:%H:%M} UTC ({block.reason})")
-    events = await core.audit.query(AuditQuery(limit=8))
-    for event in reversed(events):
-        console.print(f"audit: {event.kind}")
+    console.rule("4. What happened, from the audit trail")
+    await say(chat, ADMIN_ID, "/audit 12")
 
 
-def run_demo(data_dir: Path | None, database: str | None = None) -> None:
-    """Run the walkthrough; state goes to ``data_dir`` (a fresh temporary one by default)."""
-    directory = data_dir or Path(tempfile.mkdtemp(prefix="hostwarden-demo-"))
-    settings = Settings(
+async def _enrol_admin(core: AccessCore) -> str:
+    admin = await core.directory.resolve(Actor(telegram_id=ADMIN_ID))
+    assert admin is not None
+    if await core.totp.is_enrolled(admin):
+        await core.totp.reset(admin, "demo")
+    enrolment = await core.totp.begin_enrolment(admin)
+    # Confirm with the previous step's code (accepted within the skew) so that the current
+    # code is still unused when the tour types it.
+    previous = pyotp.TOTP(enrolment.secret).at(core.clock.now() - timedelta(seconds=30))
+    await core.totp.confirm_enrolment(admin, previous)
+    return enrolment.secret
+
+
+async def chat_here(chat: SandboxClient, secret: str) -> None:
+    """Read ``[@ID] text`` lines from the terminal and show the bot's answers."""
+    current = USER_ID
+    while True:
+        try:
+            line = (await asyncio.to_thread(input, f"{NAMES.get(current, current)}> ")).strip()
+        except EOFError:
+            return
+        if line.startswith("@") and " " in line:
+            who, line = line[1:].split(" ", 1)
+            current = int(who) if who.isdigit() else current
+        if line == "code":
+            console.print(f"admin's current code: {pyotp.TOTP(secret).now()}")
+        elif line:
+            await say(chat, current, line)
+
+
+def demo_settings(token: str, api_base: str, directory: Path, docker_url: str | None) -> Settings:
+    containers = ContainerSettings(docker_url=docker_url) if docker_url else ContainerSettings()
+    return Settings(
+        telegram=TelegramSettings(
+            token=SecretStr(token),
+            admin_chat_ids=[ADMIN_ID],
+            api_base=api_base,
+            alert_every_seconds=0.3,
+        ),
         storage=StorageSettings(data_dir=directory),
         access=AccessSettings(allowed_telegram_ids=[USER_ID], admin_telegram_ids=[ADMIN_ID]),
         totp=TotpSettings(encryption_key=SecretStr(generate_key())),
+        containers=containers,
     )
+
+
+async def run(
+    directory: Path, database: str | None, port: int, stay: bool, docker_url: str | None
+) -> None:
+    token = f"{secrets.randbelow(10**9) + 10**9}:{secrets.token_urlsafe(26)}"
+    async with serve(token, port=port) as sandbox, SandboxClient(sandbox.url) as chat:
+        settings = demo_settings(token, sandbox.url, directory, docker_url)
+        async with open_core(settings, database, policy=bot_policy()) as core:
+            secret = await _enrol_admin(core)
+            await chat.register(USER_ID, "alice", "Alice")
+            await chat.register(ADMIN_ID, "admin", "Admin")
+            app = BotApp(settings, core)
+            stop = asyncio.Event()
+            running = asyncio.create_task(app.run(stop))
+            try:
+                await chat.events(0, ADMIN_ID, 1, WAIT)  # the enrolment alert
+                await tour(chat, secret)
+                if stay:
+                    console.rule("Your turn")
+                    console.print(
+                        f"Chat as alice ({USER_ID}), admin ({ADMIN_ID}) or anyone: type a message, "
+                        "'@ID text' to switch user, 'code' for the admin's 2FA code, "
+                        "Ctrl-D to stop.\n"
+                        f"From another terminal: hostwarden sandbox say --url {sandbox.url} "
+                        f"--as {USER_ID} /status",
+                        markup=False,
+                    )
+                    await chat_here(chat, secret)
+            finally:
+                stop.set()
+                await asyncio.wait_for(running, 30)
+
+
+def run_demo(
+    data_dir: Path | None,
+    database: str | None = None,
+    port: int = 8081,
+    stay: bool | None = None,
+    docker_url: str | None = None,
+) -> None:
+    """Run the demo; state goes to ``data_dir`` (a fresh temporary one by default)."""
+    directory = data_dir or Path(tempfile.mkdtemp(prefix="hostwarden-demo-"))
+    directory.mkdir(parents=True, exist_ok=True)
     where = "the given database" if database else str(directory / "hostwarden.db")
-    console.print(f"hostwarden demo: state in {where}")
-
-    async def main() -> None:
-        async with open_core(settings, database) as core:
-            await _scenario(core)
-
-    asyncio.run(main())
+    log = directory / "hostwarden.log"
+    console.print(f"hostwarden demo: the bot, an offline Telegram, state in {where}", markup=False)
+    console.print(f"structured logs (JSON lines) go to {log}", markup=False)
+    with log.open("a", encoding="utf-8") as stream:
+        configure_logging(stream, logging.INFO, extra_loggers=("aiogram",))
+        stay = sys.stdin.isatty() if stay is None else stay
+        asyncio.run(run(directory, database, port, stay, docker_url))

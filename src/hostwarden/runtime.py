@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from typing import TextIO
 
 from hostwarden.config import Settings
+from hostwarden.containers.redact import mask_secrets
 from hostwarden.core.clock import Clock
 from hostwarden.core.policy import Policy
 from hostwarden.core.service import AccessCore
@@ -23,23 +24,34 @@ class JsonFormatter(logging.Formatter):
         message = record.getMessage()
         if record.name == "hostwarden.audit":
             return message
+        if record.exc_info and record.levelno >= logging.ERROR:
+            message += f" ({record.exc_info[0].__name__ if record.exc_info[0] else 'error'})"
         payload = {
             "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": message,
+            # Libraries may print URLs with the bot token or credentials in them.
+            "msg": mask_secrets(message),
         }
         return json.dumps(payload, ensure_ascii=False)
 
 
-def configure_logging(stream: TextIO | None = None, level: int = logging.INFO) -> None:
-    """Send hostwarden's logs, audit lines included, to ``stream`` as JSON lines."""
+def configure_logging(
+    stream: TextIO | None = None,
+    level: int = logging.INFO,
+    extra_loggers: tuple[str, ...] = (),
+) -> None:
+    """Send hostwarden's logs (audit lines included) and ``extra_loggers``' to ``stream``.
+
+    One JSON object per line, for a container log collector; secrets are masked on the way.
+    """
     handler = logging.StreamHandler(stream or sys.stdout)
     handler.setFormatter(JsonFormatter())
-    root = logging.getLogger("hostwarden")
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    root.propagate = False
+    for name in ("hostwarden", *extra_loggers):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(level)
+        logger.propagate = False
 
 
 @asynccontextmanager

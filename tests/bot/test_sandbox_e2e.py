@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,3 +127,27 @@ async def test_enrolment_photo_is_a_protected_spoiler(live: Live) -> None:
     assert photo["media"] == "photo" and photo["spoiler"] and photo["protected"]
     assert photo["file_size"] > 100
     assert "<code>" in secret["text"] and secret["protected"]
+
+
+async def test_the_cli_chats_through_the_sandbox(live: Live) -> None:
+    url = live.app.settings.telegram.api_base
+    assert url is not None
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "hostwarden", "sandbox", "say", "--url", url, "--as", str(USER_ID),
+        "/uptime", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, stderr.decode()
+    assert "Uptime" in stdout.decode() and "Booted" in stdout.decode()
+
+
+async def test_the_cli_says_clearly_when_no_sandbox_runs() -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "hostwarden", "sandbox", "say", "--url", "http://127.0.0.1:9",
+        "--as", "1", "/status", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 2
+    assert stderr.decode().strip() == (
+        "error: no sandbox answers at http://127.0.0.1:9 (is `hostwarden demo` running?)"
+    )

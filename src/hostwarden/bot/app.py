@@ -13,6 +13,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.types import Update
 from aiogram.utils.token import TokenValidationError, validate_token
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
@@ -31,6 +32,8 @@ from hostwarden.host.monitor import HostMonitor
 LOG = logging.getLogger("hostwarden.bot")
 
 WEBHOOK_PREFIX = "/webhook/"
+# Every kind of update, not only those with handlers: the gate must see (and count) them all.
+ALL_UPDATE_TYPES = sorted(name for name in Update.model_fields if name != "update_id")
 
 
 def make_bot(telegram: TelegramSettings) -> Bot:
@@ -150,15 +153,20 @@ class BotApp:
     async def _poll(self, stop: asyncio.Event) -> None:
         await self.bot.delete_webhook(drop_pending_updates=False)
         polling = asyncio.create_task(
-            self.dispatcher.start_polling(self.bot, handle_signals=False, close_bot_session=False)
+            self.dispatcher.start_polling(
+                self.bot,
+                handle_signals=False,
+                close_bot_session=False,
+                allowed_updates=ALL_UPDATE_TYPES,
+            )
         )
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({polling, stopping}, return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
-        # Cancelling ends the pending long poll at once instead of waiting out its timeout.
-        polling.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await polling
+        if not polling.done():
+            # aiogram cancels its pending long poll at once, not after the poll's timeout.
+            await self.dispatcher.stop_polling()
+        await polling
 
     def webhook_app(self) -> web.Application:
         """The aiohttp app Telegram posts to: one secret path, the secret-token header checked."""
@@ -183,6 +191,7 @@ class BotApp:
             await self.bot.set_webhook(
                 hook.url.rstrip("/") + WEBHOOK_PREFIX + hook.path_secret.get_secret_value(),
                 secret_token=hook.secret_token.get_secret_value(),
+                allowed_updates=ALL_UPDATE_TYPES,
             )
             await stop.wait()
         finally:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from hostwarden import __version__
-from hostwarden.cli import admin, totp, users
+from hostwarden.cli import admin, bot, totp, users
 from hostwarden.cli.common import DatabaseOption, err, fail, out
 from hostwarden.configfile import write_config
 from hostwarden.errors import HostwardenError
@@ -26,6 +26,8 @@ app.add_typer(totp.app, name="totp")
 app.add_typer(admin.blocks, name="blocks")
 app.add_typer(admin.sessions, name="sessions")
 app.add_typer(admin.audit, name="audit")
+app.add_typer(bot.sandbox, name="sandbox")
+app.command("bot")(bot.run_bot)
 
 
 def _version(value: bool) -> None:
@@ -67,11 +69,22 @@ def demo(
         Path | None, typer.Option("--data-dir", help="Keep the demo's SQLite file here.")
     ] = None,
     database: DatabaseOption = None,
+    port: Annotated[int, typer.Option("--port", help="Sandbox port (0: any free one).")] = 8081,
+    stay: Annotated[
+        bool | None,
+        typer.Option("--stay/--no-stay", help="Keep running to chat (default: on a terminal)."),
+    ] = None,
+    docker_url: Annotated[
+        str | None, typer.Option("--docker-url", help="Container engine socket to show.")
+    ] = None,
 ) -> None:
-    """Run an offline walkthrough of the access-control core (SQLite unless --database)."""
+    """Run the whole product offline: the bot, a sandboxed Telegram, demo users, SQLite."""
     from hostwarden.demo import run_demo
 
-    run_demo(data_dir, database)
+    try:
+        run_demo(data_dir, database, port, stay, docker_url)
+    except OSError as exc:
+        fail(f"cannot start the sandbox: {exc.strerror or exc} (try --port 0)")
 
 
 def main() -> None:

@@ -1,0 +1,150 @@
+"""``hostwarden bot`` runs the bot; ``hostwarden sandbox`` is an offline Telegram to try it on."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import logging
+import re
+import signal
+import sys
+from typing import Annotated
+
+import typer
+
+from hostwarden.cli.common import (
+    ConfigOption,
+    DatabaseOption,
+    InsecureOption,
+    fail,
+    out,
+    settings_for,
+)
+from hostwarden.errors import HostwardenError
+from hostwarden.runtime import configure_logging
+
+sandbox = typer.Typer(
+    help="An offline Telegram (local Bot API server) to try the bot on.", no_args_is_help=True
+)
+
+UrlOption = Annotated[str, typer.Option("--url", help="The sandbox's address.")]
+DEFAULT_URL = "http://127.0.0.1:8081"
+
+
+def run_bot(
+    config: ConfigOption = None,
+    database: DatabaseOption = None,
+    allow_insecure_config: InsecureOption = False,
+) -> None:
+    """Run the Telegram bot (polling or webhook, as configured) until Ctrl-C or SIGTERM."""
+    settings = settings_for(config, allow_insecure_config)
+    configure_logging(sys.stdout, logging.INFO, extra_loggers=("aiogram",))
+
+    async def main() -> None:
+        from hostwarden.bot.actions import bot_policy
+        from hostwarden.bot.app import BotApp
+        from hostwarden.runtime import open_core
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        async with open_core(settings, database, policy=bot_policy()) as core:
+            await BotApp(settings, core).run(stop)
+
+    try:
+        asyncio.run(main())
+    except HostwardenError as exc:
+        fail(str(exc))
+
+
+@sandbox.command("serve")
+def serve_sandbox(
+    token: Annotated[
+        str,
+        typer.Option(
+            "--token", help="The bot token it accepts.", envvar="HOSTWARDEN_SANDBOX_TOKEN"
+        ),
+    ],
+    port: Annotated[int, typer.Option("--port")] = 8081,
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+) -> None:
+    """Serve the sandbox until Ctrl-C; point telegram.api_base at it."""
+    from hostwarden.sandbox.server import serve
+
+    async def main() -> None:
+        async with serve(token, host, port) as running:
+            out.print(
+                f"sandbox Bot API at {running.url} (set telegram.api_base to it)", markup=False
+            )
+            await asyncio.Event().wait()
+
+    try:
+        asyncio.run(main())
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    except KeyboardInterrupt:
+        pass
+
+
+def _print(events: list[dict[str, object]]) -> None:
+    for event in events:
+        if event["kind"] in ("deleted", "answered"):
+            continue
+        text = html.unescape(re.sub(r"<[^>]+>", "", str(event["text"])))
+        out.print(f"[{event['message_id']}] {text}", markup=False)
+        for row in event.get("buttons") or []:  # type: ignore[attr-defined]
+            out.print(
+                "   " + "  ".join(f"[{b.split('|', 1)[0]} → {b.split('|', 1)[1]}]" for b in row),
+                markup=False,
+            )
+
+
+@sandbox.command("say")
+def say(
+    text: Annotated[str, typer.Argument(help="What to send, e.g. /status.")],
+    as_user: Annotated[int, typer.Option("--as", help="The Telegram user ID to act as.")],
+    url: UrlOption = DEFAULT_URL,
+    username: Annotated[str | None, typer.Option("--username")] = None,
+    wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for an answer.")] = 5.0,
+) -> None:
+    """Send a message as any user and print the bot's answer."""
+    from hostwarden.sandbox.client import SandboxClient
+
+    async def main() -> list[dict[str, object]]:
+        async with SandboxClient(url) as chat:
+            user = {"username": username} if username else {}
+            return await chat.converse(as_user, text, count=1, wait=wait, **user)
+
+    try:
+        events = asyncio.run(main())
+    except HostwardenError as exc:
+        fail(str(exc))
+    if not events:
+        out.print("(no answer)")
+    _print(events)
+
+
+@sandbox.command("press")
+def press(
+    message_id: Annotated[int, typer.Argument(help="The message whose button to press.")],
+    data: Annotated[str, typer.Argument(help="The button's data (shown after →).")],
+    as_user: Annotated[int, typer.Option("--as", help="The Telegram user ID to act as.")],
+    url: UrlOption = DEFAULT_URL,
+    wait: Annotated[float, typer.Option("--wait")] = 5.0,
+) -> None:
+    """Press an inline button as any user and print what the bot did."""
+    from hostwarden.sandbox.client import SandboxClient
+
+    async def main() -> list[dict[str, object]]:
+        async with SandboxClient(url) as chat:
+            seq = await chat.press(as_user, message_id, data)
+            return await chat.events(seq, as_user, count=2, wait=wait)
+
+    try:
+        events = asyncio.run(main())
+    except HostwardenError as exc:
+        fail(str(exc))
+    _print(events)
