@@ -1,0 +1,120 @@
+"""Thresholds with hysteresis, the release check, and alert delivery that survives outages."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiogram.exceptions import TelegramNetworkError
+from aiogram.methods import GetMe
+from aiohttp import web
+from packaging.version import Version
+
+from hostwarden.bot.notifiers import AppriseNotifier
+from hostwarden.core.alerts import Alert
+from hostwarden.core.clock import ManualClock
+from hostwarden.host.metrics import HostReader
+from hostwarden.host.monitor import HostMonitor
+from hostwarden.host.thresholds import Crossing, MonitorSettings, ThresholdMonitor
+from hostwarden.updates import UpdateSettings, newest_release
+from tests.bot.conftest import STRANGER_ID, USER_ID, Harness, bot_settings, make_harness
+from tests.doubles import ReleaseFeed, serving
+
+
+def test_hysteresis_one_alert_while_a_value_hovers_at_the_line() -> None:
+    monitor = ThresholdMonitor({"cpu": 90}, hysteresis=5)
+    seen = [monitor.observe({"cpu": v}) for v in (50, 91, 89, 90.5, 86, 92, 84, 91)]
+    crossings = [(e[0].crossing, e[0].value) for e in seen if e]
+    assert crossings == [(Crossing.ABOVE, 91), (Crossing.RECOVERED, 84), (Crossing.ABOVE, 91)]
+
+
+async def test_monitor_turns_crossings_into_alerts(harness: Harness) -> None:
+    monitor = HostMonitor(
+        harness.core.alerts,
+        harness.clock,
+        MonitorSettings(disk_percent=80, temperature_celsius=70),
+        HostReader(),
+    )
+    raised = await monitor.check({"cpu": 10, "disk:/var": 85, "temperature:coretemp/Package": 71})
+    assert sorted(a.title for a in raised) == [
+        "Disk /var above 80%",
+        "Temperature coretemp/Package above 70 °C",
+    ]
+    assert (
+        await monitor.check({"cpu": 10, "disk:/var": 83, "temperature:coretemp/Package": 69}) == []
+    )
+    [back] = await monitor.check({"cpu": 10, "disk:/var": 70, "temperature:coretemp/Package": 69})
+    assert back.title == "Disk /var back to normal"
+    texts = await harness.admin_chat()
+    assert any("Disk /var above 80%" in t for t in texts)
+
+
+def test_release_feed_parsing_skips_drafts_and_prereleases() -> None:
+    feed = [
+        {"tag_name": "v0.9.0", "html_url": "u9"},
+        {"tag_name": "v1.1.0rc1", "prerelease": True},
+        {"tag_name": "v1.0.0", "html_url": "u10"},
+        {"tag_name": "v2.0.0", "draft": True},
+        {"tag_name": "nonsense"},
+    ]
+    assert newest_release(feed) == (Version("1.0.0"), "u10")
+    assert newest_release({"message": "Not Found"}) is None
+
+
+async def test_check_bot_updates_against_a_feed_double(clock: ManualClock) -> None:
+    feed = ReleaseFeed({"tag_name": "v9.9.9", "html_url": "https://example.org/r/9.9.9"})
+    async with serving(feed) as url:
+        settings = bot_settings(updates=UpdateSettings(release_feed_url=f"{url}/releases/latest"))
+        harness, core = await make_harness(settings, clock)
+        [newer] = await harness.say(USER_ID, "/check_bot_updates")
+        assert "9.9.9 is out" in newer
+        feed.body = {"tag_name": "v0.0.1"}
+        [same] = await harness.say(USER_ID, "/check_bot_updates")
+        assert "is the latest release" in same
+        feed.status = 503
+        [down] = await harness.say(USER_ID, "/check_bot_updates")
+        assert "HTTP 503" in down
+        await core.close()
+    [gone] = await harness.say(USER_ID, "/check_bot_updates")
+    assert "unreachable" in gone
+
+
+async def test_alerts_wait_out_a_telegram_outage_and_then_arrive(harness: Harness) -> None:
+    await harness.say(STRANGER_ID, "/start")
+    harness.session.fail_with = TelegramNetworkError(method=GetMe(), message="unreachable")
+    assert await harness.app.deliver_alerts() == 0
+    harness.session.fail_with = None
+    assert await harness.admin_chat() == []  # not due yet: backing off
+    harness.clock.advance(31)
+    [alert] = await harness.admin_chat()
+    assert "Unauthorized access attempt" in alert
+    assert await harness.admin_chat() == []  # delivered once
+
+
+async def test_apprise_targets_get_the_same_alert() -> None:
+    received: list[dict[str, Any]] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append(json.loads(await request.text()))
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        notifier = AppriseNotifier([f"json://127.0.0.1:{port}/hook"])
+        from datetime import UTC, datetime
+
+        text = Alert(
+            "unauthorized", "Unauthorized access attempt", datetime.now(UTC), user_id=STRANGER_ID
+        ).render()
+        await notifier.send(text)
+    finally:
+        await runner.cleanup()
+    [body] = received
+    assert "Unauthorized access attempt" in body["message"]
+    assert str(STRANGER_ID) not in body["message"]
