@@ -14,9 +14,27 @@ from aiogram.enums import ParseMode
 from aiogram.methods import TelegramMethod
 from aiogram.types import Update
 
+from hostwarden.sandbox.botapi import CAPTION_LIMIT, MESSAGE_LIMIT
+from hostwarden.sandbox.markup import MarkupError, parse_html
+
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawq"
 BOT_ID = 123456789
 _DATE = 1_767_225_600  # 2026-01-01
+
+
+def telegram_refusal(method: TelegramMethod[Any]) -> str | None:
+    """Telegram's complaint about a message's markup or length, as the sandbox checks them."""
+    for field, limit in (("text", MESSAGE_LIMIT), ("caption", CAPTION_LIMIT)):
+        value = getattr(method, field, None)
+        if not isinstance(value, str):
+            continue
+        try:
+            plain = parse_html(value)
+        except MarkupError as exc:
+            return f"can't parse entities: {exc}"
+        if len(plain) > limit:
+            return "message is too long"
+    return None
 
 
 class RecordingSession(BaseSession):
@@ -36,6 +54,17 @@ class RecordingSession(BaseSession):
     ) -> Any:
         if self.fail_with is not None:
             raise self.fail_with
+        refusal = telegram_refusal(method)
+        if refusal is not None:
+            # What Telegram would answer; aiogram raises TelegramBadRequest from it.
+            return self.check_response(
+                bot,
+                method,
+                400,
+                json.dumps(
+                    {"ok": False, "error_code": 400, "description": f"Bad Request: {refusal}"}
+                ),
+            ).result
         self.calls.append(method)
         result = self._result(method)
         return self.check_response(

@@ -6,6 +6,7 @@ through an update the policy was not asked about.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from aiogram.types import Update
@@ -87,6 +88,21 @@ def command_of(text: str | None) -> str | None:
 def command_args(text: str | None) -> list[str]:
     """The words after the command."""
     return (text or "").split()[1:]
+
+
+_SMALL_NUMBER = re.compile(r"[0-9]{1,6}")
+
+
+def small_number(text: str | None, default: int, low: int, high: int) -> int | None:
+    """``text`` as an int clamped to ``[low, high]``; ``default`` if absent; ``None`` if bad.
+
+    Only ASCII digits, at most six: ``int()`` would take "²" or 5,000 digits and then fail.
+    """
+    if text is None:
+        return default
+    if not _SMALL_NUMBER.fullmatch(text):
+        return None
+    return max(low, min(int(text), high))
 
 
 def action_for(

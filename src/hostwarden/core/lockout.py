@@ -7,6 +7,7 @@ even from several processes, cannot slip past a limit.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -31,10 +32,13 @@ def bounded_key(key: str) -> str:
     return f"{kind[:16]}:#{hashlib.sha256(value.encode()).hexdigest()}"
 
 
+_TELEGRAM_ID = re.compile(r"-?[0-9]{1,20}")
+
+
 def parse_key(text: str) -> str:
     """Normalise a block key given by a person: ``123`` means ``tg:123``."""
     text = text.strip()
-    if text.lstrip("-").isdigit():
+    if _TELEGRAM_ID.fullmatch(text):
         return f"tg:{int(text)}"
     kind, sep, value = text.partition(":")
     if not sep or kind not in KEY_KINDS or not value:

@@ -8,7 +8,7 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
-from hostwarden.bot.actions import command_args
+from hostwarden.bot.actions import command_args, small_number
 from hostwarden.bot.handlers.common import show
 from hostwarden.bot.safe_send import answer_callback, send_text
 from hostwarden.bot.services import BotServices
@@ -28,8 +28,8 @@ def _who(actor: Actor) -> str:
 
 async def audit(message: Message, bot: Bot, hw: BotServices) -> None:
     args = command_args(message.text)
-    count = int(args[0]) if args and args[0].isdigit() else AUDIT_DEFAULT
-    events = await hw.core.audit.query(AuditQuery(limit=max(1, min(count, AUDIT_MAX))))
+    count = small_number(args[0] if args else None, AUDIT_DEFAULT, 1, AUDIT_MAX) or AUDIT_DEFAULT
+    events = await hw.core.audit.query(AuditQuery(limit=count))
     await send_text(bot, message.chat.id, hw.renderer.render("audit", events=events))
 
 

@@ -9,7 +9,7 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 
-from hostwarden.bot.actions import command_args, command_of
+from hostwarden.bot.actions import command_args, command_of, small_number
 from hostwarden.bot.handlers.common import Target, show
 from hostwarden.bot.keyboards import back_to_menu, confirm, pager
 from hostwarden.bot.render import MESSAGE_LIMIT
@@ -52,7 +52,7 @@ async def _containers_page(bot: Bot, target: Target, hw: BotServices, page: int)
 
 async def containers_command(message: Message, bot: Bot, hw: BotServices) -> None:
     args = command_args(message.text)
-    page = int(args[0]) - 1 if args and args[0].isdigit() else 0
+    page = (small_number(args[0] if args else None, 1, 1, 10_000) or 1) - 1
     await _containers_page(bot, message, hw, page)
 
 
@@ -62,7 +62,7 @@ async def containers_button(query: CallbackQuery, bot: Bot, hw: BotServices) -> 
 
 async def containers_pager(query: CallbackQuery, bot: Bot, hw: BotServices) -> None:
     raw = (query.data or "cp:0")[3:]
-    await _containers_page(bot, query, hw, int(raw) if raw.isdigit() else 0)
+    await _containers_page(bot, query, hw, small_number(raw, 0, 0, 10_000) or 0)
 
 
 def _name_arg(message: Message, usage: str) -> str:
@@ -103,11 +103,14 @@ async def logs(message: Message, bot: Bot, hw: BotServices) -> None:
     args = command_args(message.text)
     try:
         name = _name_arg(message, "/logs NAME [N]")
-        if len(args) > 1 and not args[1].isdigit():
-            raise InvalidInput("N must be a number of lines")
-        count = min(
-            int(args[1]) if len(args) > 1 else hw.containers.log_lines, hw.containers.max_log_lines
+        count = small_number(
+            args[1] if len(args) > 1 else None,
+            hw.containers.log_lines,
+            1,
+            hw.containers.max_log_lines,
         )
+        if count is None:
+            raise InvalidInput("N must be a number of lines")
         text = await hw.engine.logs(name, count)
     except HostwardenError as exc:
         await send_text(bot, message.chat.id, _problem(exc))
