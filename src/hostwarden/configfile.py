@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 from hostwarden.core.secretbox import generate_key
@@ -20,6 +21,16 @@ telegram:
   admin_chat_ids: []
   # A self-hosted Bot API server, e.g. http://127.0.0.1:8081 (null: Telegram's own).
   api_base: null
+  # polling (no open port needed) or webhook (Telegram calls webhook.url).
+  mode: polling
+  webhook:
+    url: null                 # public HTTPS base URL, e.g. https://bot.example.org
+    path_secret: "{path_secret}"
+    secret_token: "{secret_token}"
+    listen_host: 127.0.0.1
+    listen_port: 8443
+  # Apprise URLs that receive the same alerts (mailto://, ntfy://, slack://, json://, ...).
+  apprise_urls: []
 
 storage:
   # State lives in an SQLite file under data_dir, unless url names another database,
@@ -52,6 +63,28 @@ sessions:
   binding: strict             # strict | subnet | off
   mfa_fresh_seconds: 600      # a passed 2FA check covers critical actions this long
 
+containers:
+  docker_url: unix:///var/run/docker.sock   # podman: unix:///run/podman/podman.sock
+  timeout_seconds: 10         # every engine call gives up after this
+  # /container shows environment values only for these names; others are (hidden).
+  env_allow_list: [PATH, TZ, LANG, LC_ALL, HOME, HOSTNAME, TERM]
+  # Where /images asks whether a tag has a newer digest (Registry HTTP API v2).
+  registries:
+    docker.io: https://registry-1.docker.io
+
+updates:
+  release_feed_url: https://api.github.com/repos/hostwarden/hostwarden/releases/latest
+
+monitor:
+  enabled: true
+  interval_seconds: 60
+  cpu_percent: 90
+  memory_percent: 90
+  disk_percent: 90
+  temperature_celsius: 85
+  hysteresis: 5               # a value must fall this far below its line to alert again
+  watch_containers: true      # alert when a new container or image appears
+
 totp:
   issuer: hostwarden
   # Encrypts TOTP secrets at rest. Losing it means everyone enrols again.
@@ -63,7 +96,12 @@ def write_config(path: Path, data_dir: Path, force: bool = False) -> None:
     """Write a fresh config to ``path`` with mode 0600; refuses to overwrite unless ``force``."""
     if path.exists() and not force:
         raise Conflict(f"{path} already exists (use --force to replace it)")
-    text = TEMPLATE.format(data_dir=data_dir, totp_key=generate_key())
+    text = TEMPLATE.format(
+        data_dir=data_dir,
+        totp_key=generate_key(),
+        path_secret=secrets.token_urlsafe(24),
+        secret_token=secrets.token_urlsafe(32),
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
     descriptor = os.open(path, flags, 0o600)

@@ -7,7 +7,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from aiogram import Bot, Dispatcher
+from aiogram import Bot, Dispatcher, Router
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
@@ -56,18 +56,23 @@ def make_bot(telegram: TelegramSettings) -> Bot:
     )
 
 
-def build_dispatcher(services: BotServices) -> Dispatcher:
-    """A dispatcher whose every update passes the gate; ``hw`` reaches handlers as ``hw``."""
-    dispatcher = Dispatcher(storage=MemoryStorage(), hw=services)
-    dispatcher.update.outer_middleware(AccessGate(services))
-    dispatcher.include_routers(
+def routers() -> list[Router]:
+    """Fresh routers with every handler, in matching order."""
+    return [
         twofactor.build_router(),
         host.build_router(),
         containers.build_router(),
         admin.build_router(),
         updates.build_router(),
         menu.build_router(),  # last: it answers whatever nothing else took
-    )
+    ]
+
+
+def build_dispatcher(services: BotServices) -> Dispatcher:
+    """A dispatcher whose every update passes the gate; ``hw`` reaches handlers as ``hw``."""
+    dispatcher = Dispatcher(storage=MemoryStorage(), hw=services)
+    dispatcher.update.outer_middleware(AccessGate(services))
+    dispatcher.include_routers(*routers())
     return dispatcher
 
 

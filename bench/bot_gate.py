@@ -1,0 +1,46 @@
+"""What the access gate costs: updates per second through feed_update, with and without it.
+
+    uv run python -m bench.bot_gate [--n 3000] [--backends memory,sqlite,postgres]
+
+An allowed user sends /getmyid (a handler that replies without touching the host), so the
+difference is the gate: the guard's decision, its store reads and its audit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from tests.bot.fakes import message_update
+
+from bench.bot_common import bench_bot, ungated_dispatcher
+from bench.common import ALLOWED_ID, Backends, per_backend, table
+
+
+async def measure(backends: Backends, backend: str, n: int) -> list[object]:
+    async with bench_bot(backends, backend) as app:
+        updates = [message_update(ALLOWED_ID, "/getmyid") for _ in range(n)]
+        plain = ungated_dispatcher(app.services)
+        rates = []
+        for dispatcher in (plain, app.dispatcher):
+            for update in updates[:50]:  # warm up
+                await dispatcher.feed_update(app.bot, update)
+            start = time.perf_counter()
+            for update in updates:
+                await dispatcher.feed_update(app.bot, update)
+            rates.append(n / (time.perf_counter() - start))
+        without, with_gate = rates
+        return [backend, f"{without:,.0f}", f"{with_gate:,.0f}", f"{with_gate / without:.2f}",
+                f"{(1 / with_gate - 1 / without) * 1e6:,.0f}"]  # fmt: skip
+
+
+async def main() -> None:
+    n, rows = await per_backend(__doc__, 3000, measure)
+    print(f"{n:,} updates from one allowed user, /getmyid, one process\n")
+    print(
+        table(["backend", "updates/s without gate", "with gate", "ratio", "gate µs/update"], rows)
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
