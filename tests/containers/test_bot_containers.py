@@ -163,3 +163,28 @@ async def test_a_new_container_raises_a_security_alert(
         intruder.remove(force=True)
         await engine.close()
         await core.close()
+
+
+async def test_container_list_pages(
+    podman: PodmanService,
+    web_container: str,
+    engine_client: docker.DockerClient,
+    clock: ManualClock,
+) -> None:
+    other = engine_client.containers.create(IMAGE, ["sh", "-c", "true"], name=f"{web_container}-b")
+    settings = bot_settings(containers=ContainerSettings(docker_url=podman.url, page_size=1))
+    harness, core = await make_harness(settings, clock)
+    try:
+        [first] = await harness.say(USER_ID, "/containers")
+        total = len(engine_client.containers.list(all=True))
+        assert f"page 1 of {total}" in first
+        [sent] = harness.session.named("SendMessage")
+        buttons = [b.callback_data for b in sent.reply_markup.inline_keyboard[0]]  # type: ignore[union-attr]
+        assert "cp:1" in buttons
+        [second] = await harness.press(USER_ID, "cp:1")
+        assert f"page 2 of {total}" in second
+        [last] = await harness.press(USER_ID, f"cp:{total + 5}")  # clamped to the last page
+        assert f"page {total} of {total}" in last
+    finally:
+        other.remove(force=True)
+        await core.close()

@@ -301,6 +301,7 @@ async def get_updates(state: SandboxState, params: Params) -> Any:
         )
     me: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     state.poller = me
+    await state.notify()  # observers (tests) may wait for a poller to be waiting
     if not state.updates and timeout:
         async with state.changed:
             with contextlib.suppress(TimeoutError):
