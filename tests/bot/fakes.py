@@ -14,8 +14,8 @@ from aiogram.enums import ParseMode
 from aiogram.methods import TelegramMethod
 from aiogram.types import Update
 
-from hostwarden.sandbox.botapi import CAPTION_LIMIT, MESSAGE_LIMIT
 from hostwarden.sandbox.markup import MarkupError, parse_html
+from hostwarden.sandbox.messages import CAPTION_LIMIT, MESSAGE_LIMIT
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawq"
 BOT_ID = 123456789
