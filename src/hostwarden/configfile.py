@@ -44,6 +44,9 @@ access:
   admin_telegram_ids: []
   # Unknown users are blocked after this many attempts.
   max_attempts: 3
+  # Known users: at most this many requests per window (more are dropped; 0: no limit).
+  rate_limit: 20
+  rate_window_seconds: 10
 
 lockout:
   window_seconds: 3600        # failures count inside this window

@@ -103,3 +103,11 @@ async def test_gate_fails_closed_when_the_store_fails(harness: Harness) -> None:
 
     harness.core.guard.decide = broken  # type: ignore[method-assign,assignment]
     assert await harness.say(USER_ID, "/status") == []
+
+
+async def test_a_known_user_flooding_the_bot_is_slowed(harness: Harness) -> None:
+    answered = [await harness.say(USER_ID, "/getmyid") for _ in range(25)]
+    assert sum(1 for replies in answered if replies) == 20  # access.rate_limit per 10 s
+    harness.clock.advance(10)
+    assert await harness.say(USER_ID, "/getmyid")
+    assert await harness.core.lockout.list_blocks() == []

@@ -162,3 +162,18 @@ async def test_config_user_gets_an_account_even_if_its_default_name_is_taken(
     decision = await core.guard.decide(Actor(telegram_id=77), "host.view")
     assert decision.allowed and decision.user is not None
     assert decision.user.username == "tg77-1"
+
+
+async def test_a_known_user_over_the_rate_is_slowed_not_blocked(clock: ManualClock) -> None:
+    access = AccessSettings(allowed_telegram_ids=[42], rate_limit=5, rate_window_seconds=10)
+    core = AccessCore(MemoryStore(), fast_settings(access=access), clock)
+    await core.start()
+    user = Actor(telegram_id=42)
+    verdicts = [(await core.guard.decide(user, "host.view")).verdict for _ in range(8)]
+    assert verdicts == [Verdict.ALLOW] * 5 + [Verdict.DROP] * 3
+    throttled = await core.audit.query(AuditQuery(kind=Kind.ACCESS_THROTTLED))
+    assert len(throttled) == 1  # once per window, not once per dropped request
+    assert await core.lockout.list_blocks() == []
+    clock.advance(11)
+    assert (await core.guard.decide(user, "host.view")).verdict is Verdict.ALLOW
+    await core.close()

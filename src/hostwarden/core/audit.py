@@ -38,6 +38,7 @@ class Kind:
     ACCESS_DENIED: Final = "access.denied"
     ACCESS_BLOCKED: Final = "access.blocked"
     ACCESS_UNKNOWN: Final = "access.unknown"
+    ACCESS_THROTTLED: Final = "access.throttled"
     BLOCK_CREATED: Final = "block.created"
     BLOCK_LIFTED: Final = "block.lifted"
     ACCOUNT_CREATED: Final = "account.created"

@@ -19,7 +19,7 @@ from hostwarden.core.policy import Policy
 from hostwarden.core.sessions import SessionManager
 from hostwarden.core.settings import AccessSettings
 from hostwarden.core.totp import TotpOutcome, TotpService
-from hostwarden.storage.base import ElevationStore
+from hostwarden.storage.base import CounterRule, ElevationStore
 
 DENIED = "Access denied."
 NEEDS_ENROLMENT = "This action needs a second factor: enrol one with /enroll2fa first."
@@ -82,6 +82,8 @@ class Guard:
         self._clock = clock
         self._access = access
         self._unknown_rule = lockout.rule(access.max_attempts)
+        # Counted only, never blocking: a known user over the rate is slowed, not locked out.
+        self._rate_rule = CounterRule(limit=None, window_seconds=access.rate_window_seconds)
 
     async def decide(self, actor: Actor, action: str) -> Decision:
         """Decide whether ``actor`` may run ``action`` now."""
@@ -128,7 +130,20 @@ class Guard:
             return Decision(Verdict.ALLOW, "setup")
         return Decision(Verdict.DROP, "unknown")
 
+    async def _over_rate(self, ref: str, action: str) -> bool:
+        limit = self._access.rate_limit
+        if not limit:
+            return False
+        hit = await self._lockout.hit(f"rate:{ref}", self._rate_rule)
+        if hit.count == limit + 1:  # audit once per window, not once per dropped request
+            await self._audit.record(
+                Kind.ACCESS_THROTTLED, actor=ref, action=action, count=hit.count
+            )
+        return hit.count > limit
+
     async def _known(self, actor: Actor, ref: str, user: User, action: str) -> Decision:
+        if await self._over_rate(ref, action):
+            return Decision(Verdict.DROP, "rate", user)
         rule = self._policy.rule_for(action)
         if user.locked or rule is None or not user.has_role(rule.role):
             reason = "locked" if user.locked else ("unknown action" if rule is None else "role")

@@ -22,6 +22,10 @@ class AccessSettings(_Section):
     admin_telegram_ids: list[int] = Field(default_factory=list)
     max_attempts: int = Field(3, ge=1, le=100, description="unknown-actor attempts before a block")
     setup_action: str = "getmyid"
+    rate_limit: int = Field(
+        20, ge=0, description="requests a known user may make per rate_window_seconds (0: off)"
+    )
+    rate_window_seconds: int = Field(10, ge=1)
 
 
 class LockoutSettings(_Section):
