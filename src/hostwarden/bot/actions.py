@@ -55,21 +55,16 @@ COMMAND_ACTIONS: dict[str, str] = {
     "revoke": "admin.sessions",
 }
 
-# Inline-keyboard views ("v:<name>") and the action each needs.
+# Inline-keyboard views ("v:<name>") need what the command of the same name needs.
 VIEW_ACTIONS: dict[str, str] = {
     "menu": MENU,
-    "status": "host.view",
-    "cpu": "host.view",
-    "memory": "host.view",
-    "disks": "host.view",
-    "network": "host.view",
-    "processes": "host.view",
-    "sensors": "host.view",
-    "uptime": "host.view",
-    "containers": "containers.view",
-    "images": "containers.view",
-    "updates": "updates.check",
-}
+    "updates": COMMAND_ACTIONS["check_bot_updates"],
+    **{
+        view: COMMAND_ACTIONS[view]
+        for view in ("status", "cpu", "memory", "disks", "network", "processes", "sensors",
+                     "uptime", "containers", "images")
+    },
+}  # fmt: skip
 
 
 def bot_policy(base: Policy | None = None) -> Policy:
