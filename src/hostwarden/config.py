@@ -33,6 +33,7 @@ from hostwarden.core.settings import (
 from hostwarden.errors import ConfigError
 from hostwarden.host.thresholds import MonitorSettings
 from hostwarden.updates import UpdateSettings
+from hostwarden.web.settings import WebSettings
 
 DEFAULT_CONFIG = "hostwarden.yaml"
 
@@ -110,6 +111,7 @@ class Settings(BaseSettings):
     containers: ContainerSettings = Field(default_factory=ContainerSettings)
     updates: UpdateSettings = Field(default_factory=UpdateSettings)
     monitor: MonitorSettings = Field(default_factory=MonitorSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -35,6 +35,8 @@ class TestUsers:
         found = await store.users.get("alice")
         assert found == created
         assert (await store.users.by_telegram_id(222)) == created
+        assert (await store.users.by_id(created.id)) == created
+        assert await store.users.by_id(created.id + 1000) is None
         assert await store.users.get("bob") is None
         assert await store.users.by_telegram_id(333) is None
 

@@ -38,6 +38,9 @@ class MemoryUsers:
     async def by_telegram_id(self, telegram_id: int) -> User | None:
         return next((u for u in self._by_name.values() if telegram_id in u.telegram_ids), None)
 
+    async def by_id(self, user_id: int) -> User | None:
+        return next((u for u in self._by_name.values() if u.id == user_id), None)
+
     async def create(self, user: User) -> User:
         key = user.username.casefold()
         if key in self._by_name:

@@ -61,6 +61,11 @@ class SqlUsers:
             ).first()
             return await self._load(conn, row) if row else None
 
+    async def by_id(self, user_id: int) -> User | None:
+        async with self._db.read() as conn:
+            row = (await conn.execute(select(t.users).where(t.users.c.id == user_id))).first()
+            return await self._load(conn, row) if row else None
+
     def _values(self, user: User) -> dict[str, Any]:
         return {
             "username": user.username,
