@@ -29,20 +29,22 @@ class Directory:
     async def resolve(self, actor: Actor) -> User | None:
         """The known user behind ``actor``, with config roles merged in; ``None`` if unknown."""
         user: User | None = None
-        extra: frozenset[Role] = frozenset()
         if actor.telegram_id is not None:
             user = await self._users.by_telegram_id(actor.telegram_id)
-            extra = self.config_roles(actor.telegram_id)
-            if user is None and extra:
+            if user is None and self.config_roles(actor.telegram_id):
                 user = await self._materialise(actor.telegram_id)
         elif actor.username is not None:
             user = await self._users.get(actor.username)
-        if user is None:
-            return None
-        roles = user.roles | extra
+        return self.resolve_user(user) if user is not None else None
+
+    def resolve_user(self, user: User) -> User | None:
+        """``user`` plus the roles the config grants its Telegram IDs; ``None`` if role-less."""
+        roles = set(user.roles)
+        for telegram_id in user.telegram_ids:
+            roles |= self.config_roles(telegram_id)
         if not roles:
             return None
-        return dataclasses.replace(user, roles=roles)
+        return dataclasses.replace(user, roles=frozenset(roles))
 
     async def _materialise(self, telegram_id: int) -> User | None:
         # Config-declared IDs get a stored account on first contact, so that they can hold a

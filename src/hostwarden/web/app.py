@@ -1,0 +1,90 @@
+"""The console's Starlette application."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from markupsafe import Markup
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from hostwarden.config import Settings
+from hostwarden.core.audit import masked_ref
+from hostwarden.core.masking import mask_user_id
+from hostwarden.core.service import AccessCore
+from hostwarden.errors import ConfigError
+from hostwarden.web import auth, pages, users
+from hostwarden.web.actions import ACCOUNT
+from hostwarden.web.console import Console, Denied
+from hostwarden.web.security import SecurityHeaders
+
+STATIC = Path(__file__).parent / "static"
+
+
+async def denied(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Denied)
+    return exc.response
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    console: Console = request.app.state.console
+    message = "Not found." if exc.status_code == 404 else "That request was not understood."
+    return console.page(
+        request, "error.html", None, exc.status_code, status=exc.status_code, message=message
+    )
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    console: Console = request.app.state.console
+    return console.page(
+        request, "error.html", None, 500, status=500, message="Something failed; it was logged."
+    )
+
+
+def create_app(core: AccessCore, settings: Settings) -> Starlette:
+    """The console over a started ``core``; ``settings`` is shown (secrets hidden) on /settings."""
+    if core.policy.rule_for(ACCOUNT) is None:
+        raise ConfigError("the console needs a core built with hostwarden.web.actions.web_policy()")
+    routes = [
+        Route("/", pages.dashboard),
+        Route("/login", auth.login_page, methods=["GET"]),
+        Route("/login", auth.login, methods=["POST"]),
+        Route("/login/code", auth.code_page, methods=["GET"]),
+        Route("/login/code", auth.submit_code, methods=["POST"]),
+        Route("/enrol", auth.enrol_page, methods=["GET"]),
+        Route("/enrol", auth.confirm_enrolment, methods=["POST"]),
+        Route("/logout", auth.logout, methods=["POST"]),
+        Route("/audit", pages.audit),
+        Route("/audit.csv", pages.audit_export),
+        Route("/audit.jsonl", pages.audit_export),
+        Route("/blocks", pages.blocks),
+        Route("/blocks/unblock", pages.unblock, methods=["POST"]),
+        Route("/sessions", pages.sessions),
+        Route("/sessions/revoke", pages.revoke, methods=["POST"]),
+        Route("/settings", pages.settings_page),
+        Route("/account", pages.account),
+        Route("/account/recovery", pages.new_recovery_codes, methods=["POST"]),
+        Route("/users", users.users_page, methods=["GET"]),
+        Route("/users", users.add_user, methods=["POST"]),
+        Route("/users/{name}", users.user_page, methods=["GET"]),
+        Route("/users/{name}/{op}", users.user_action, methods=["POST"]),
+        Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(SecurityHeaders, hsts=not settings.web.plain_http)],
+        exception_handlers={Denied: denied, HTTPException: http_error, 500: server_error},
+    )
+    console = Console(core, settings.web)
+    # masked_ref's output is already escaped: mark it so that autoescape does not double it.
+    console.templates.env.filters["ref"] = lambda ref: Markup(masked_ref(str(ref))) if ref else ""  # noqa: S704
+    console.templates.env.filters["tgmask"] = mask_user_id
+    app.state.console = console
+    app.state.settings = settings
+    return app

@@ -1,0 +1,148 @@
+"""What every page shares: templates, cookies, CSRF, and resolving and authorising the viewer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.templating import Jinja2Templates
+
+from hostwarden.core.guard import Verdict
+from hostwarden.core.service import AccessCore
+from hostwarden.web.security import CsrfSigner
+from hostwarden.web.settings import WebSettings
+from hostwarden.web.viewer import Viewer, client_ip, user_agent
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+class Denied(Exception):
+    """Raised by :meth:`Console.require`; carries the response to send instead."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__("denied")
+        self.response = response
+
+
+def local_path(target: str | None, default: str = "/") -> str:
+    """``target`` if it is a path on this site, else ``default`` (no open redirects)."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return default
+
+
+class Console:
+    """The console's state: the core, its settings, templates and CSRF signer."""
+
+    def __init__(self, core: AccessCore, settings: WebSettings) -> None:
+        self.core = core
+        self.settings = settings
+        key = settings.secret_key.get_secret_value().encode() if settings.secret_key else None
+        self.signer = CsrfSigner(key)
+        self.templates = Jinja2Templates(directory=str(TEMPLATES))
+
+    # Cookies
+
+    def set_session(self, response: Response, token: str) -> None:
+        response.set_cookie(
+            self.settings.cookie_name,
+            token,
+            max_age=self.core.settings.sessions.absolute_seconds,
+            path="/",
+            secure=not self.settings.plain_http,
+            httponly=True,
+            samesite="strict",
+        )
+
+    def clear_session(self, response: Response) -> None:
+        response.delete_cookie(
+            self.settings.cookie_name, path="/", secure=not self.settings.plain_http,
+            httponly=True, samesite="strict",
+        )  # fmt: skip
+
+    def csrf_binding(self, request: Request) -> str:
+        """The pre-login CSRF binding from its cookie ('' if none)."""
+        return request.cookies.get(self.settings.csrf_cookie_name, "")
+
+    def set_csrf_binding(self, response: Response, binding: str) -> None:
+        response.set_cookie(
+            self.settings.csrf_cookie_name, binding, path="/",
+            secure=not self.settings.plain_http, httponly=True, samesite="strict",
+        )  # fmt: skip
+
+    # Viewer
+
+    async def viewer(self, request: Request) -> Viewer | None:
+        """The logged-in viewer, once per request; ``None`` without a live, bound session."""
+        if "viewer" in request.state._state:
+            cached: Viewer | None = request.state.viewer
+            return cached
+        token = request.cookies.get(self.settings.cookie_name, "")
+        ip, agent = client_ip(request, self.settings), user_agent(request)
+        found: Viewer | None = None
+        record = await self.core.sessions.validate(token, ip, agent) if token else None
+        if record is not None:
+            user = await self.core.store.users.by_id(record.user_id)
+            if user is not None:
+                resolved = self.core.directory.resolve_user(user)
+                if resolved is not None and not resolved.locked:
+                    found = Viewer(resolved, record, token, ip, agent)
+        request.state.viewer = found
+        return found
+
+    async def second_factor_due(self, viewer: Viewer) -> str | None:
+        """Where a half-logged-in viewer must go first: the code page or forced enrolment."""
+        if viewer.session.mfa_at is not None:
+            return None
+        if await self.core.totp.is_enrolled(viewer.user):
+            return "/login/code"
+        if viewer.is_admin:
+            return "/enrol"
+        return None
+
+    async def require(self, request: Request, action: str) -> Viewer:
+        """The viewer, if the guard allows ``action``; else raises :class:`Denied`."""
+        viewer = await self.viewer(request)
+        if viewer is None:
+            raise Denied(RedirectResponse(f"/login?next={quote(request.url.path)}", 303))
+        due = await self.second_factor_due(viewer)
+        if due is not None:
+            raise Denied(RedirectResponse(f"{due}?next={quote(request.url.path)}", 303))
+        decision = await self.core.guard.decide(viewer.actor(), action)
+        if decision.verdict is Verdict.ALLOW:
+            return viewer
+        if decision.verdict is Verdict.ASK_TOTP:
+            raise Denied(RedirectResponse(f"/login/code?next={quote(request.url.path)}", 303))
+        raise Denied(self.page(request, "error.html", viewer, 403, status=403,
+                               message=decision.reply or "Access denied."))  # fmt: skip
+
+    async def check_csrf(self, request: Request, form: Any, viewer: Viewer | None) -> None:
+        """Refuse a POST whose token does not match this session (or pre-login cookie)."""
+        binding = viewer.session.token_hash if viewer else self.csrf_binding(request)
+        if not self.signer.valid(binding, str(form.get("csrf") or "")):
+            raise Denied(self.page(request, "error.html", viewer, 403, status=403,
+                                   message="This form has expired or was not sent by this site; reload the page and try again."))  # fmt: skip  # noqa: E501
+
+    # Rendering
+
+    def page(
+        self, request: Request, template: str, viewer: Viewer | None, status_code: int = 200,
+        **context: Any,
+    ) -> Response:  # fmt: skip
+        """Render ``template``; the CSRF token for forms comes along."""
+        binding = viewer.session.token_hash if viewer else self.csrf_binding(request)
+        context.setdefault("error", None)
+        context.setdefault("notice", None)
+        return self.templates.TemplateResponse(
+            request,
+            template,
+            {
+                "viewer": viewer,
+                "csrf": self.signer.token_for(binding) if binding else "",
+                **context,
+            },
+            status_code=status_code,
+        )
