@@ -11,7 +11,7 @@ from pathlib import Path
 def test_demo_runs_the_bot_against_the_sandbox_on_sqlite(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "hostwarden", "demo", "--data-dir", str(tmp_path), "--port", "0",
-         "--no-stay"],
+         "--web-port", "0", "--no-stay"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -24,6 +24,7 @@ def test_demo_runs_the_bot_against_the_sandbox_on_sqlite(tmp_path: Path) -> None
     assert "Access denied." in out  # alice may not restart containers
     assert "Wrong 2FA code" in out and "✅ Code accepted." in out
     assert "Block lifted" in out and "block.lifted" in out
+    assert "The web console" in out and "user admin, password" in out
     assert result.stderr == ""
     assert (tmp_path / "hostwarden.db").is_file()
     lines = (tmp_path / "hostwarden.log").read_text().splitlines()

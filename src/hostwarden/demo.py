@@ -27,13 +27,16 @@ from hostwarden.bot.actions import bot_policy
 from hostwarden.bot.app import BotApp
 from hostwarden.config import Settings, StorageSettings, TelegramSettings
 from hostwarden.containers.settings import ContainerSettings
-from hostwarden.core.identity import Actor
+from hostwarden.core.identity import Actor, Role
 from hostwarden.core.secretbox import generate_key
 from hostwarden.core.service import AccessCore
 from hostwarden.core.settings import AccessSettings, TotpSettings
 from hostwarden.runtime import configure_logging, open_core
 from hostwarden.sandbox.client import SandboxClient
 from hostwarden.sandbox.server import serve
+from hostwarden.web.actions import web_policy
+from hostwarden.web.server import bound_port, make_server, serve_until
+from hostwarden.web.settings import WebSettings
 
 console = Console(highlight=False)
 USER_ID, ADMIN_ID, STRANGER_ID = 1001, 1002, 987654321
@@ -107,6 +110,34 @@ async def tour(chat: SandboxClient, secret: str) -> None:
     await say(chat, ADMIN_ID, "/audit 12")
 
 
+async def _web_admin(core: AccessCore) -> tuple[str, str]:
+    """The admin's account for the console (the same user as the bot's admin), fresh password."""
+    password = secrets.token_urlsafe(12)
+    user = await core.store.users.by_telegram_id(ADMIN_ID)
+    if user is None:
+        user = await core.accounts.register(
+            "admin", password, frozenset({Role.ADMIN, Role.USER}), (ADMIN_ID,), actor="demo"
+        )
+    else:
+        await core.accounts.set_password(user.username, password, "demo")
+    return user.username, password
+
+
+async def _start_web(
+    core: AccessCore, settings: Settings, stop: asyncio.Event
+) -> tuple[asyncio.Task[None], str]:
+    server = make_server(core, settings)
+    task = asyncio.create_task(serve_until(server, stop))
+    # Waiting for our own server to bind its port: bounded, and ends as soon as it has.
+    for _ in range(200):
+        if server.started or task.done():
+            break
+        await asyncio.sleep(0.05)
+    if not server.started:
+        raise OSError(f"the web console could not listen on port {settings.web.port}")
+    return task, f"http://127.0.0.1:{bound_port(server)}"
+
+
 async def _enrol_admin(core: AccessCore) -> str:
     admin = await core.directory.resolve(Actor(telegram_id=ADMIN_ID))
     assert admin is not None
@@ -137,7 +168,9 @@ async def chat_here(chat: SandboxClient, secret: str) -> None:
             await say(chat, current, line)
 
 
-def demo_settings(token: str, api_base: str, directory: Path, docker_url: str | None) -> Settings:
+def demo_settings(
+    token: str, api_base: str, directory: Path, docker_url: str | None, web_port: int = 8080
+) -> Settings:
     containers = ContainerSettings(docker_url=docker_url) if docker_url else ContainerSettings()
     return Settings(
         telegram=TelegramSettings(
@@ -150,25 +183,39 @@ def demo_settings(token: str, api_base: str, directory: Path, docker_url: str | 
         access=AccessSettings(allowed_telegram_ids=[USER_ID], admin_telegram_ids=[ADMIN_ID]),
         totp=TotpSettings(encryption_key=SecretStr(generate_key())),
         containers=containers,
+        web=WebSettings(host="127.0.0.1", port=web_port, plain_http=True),
     )
 
 
 async def run(
-    directory: Path, database: str | None, port: int, stay: bool, docker_url: str | None
+    directory: Path,
+    database: str | None,
+    port: int,
+    stay: bool,
+    docker_url: str | None,
+    web_port: int = 8080,
 ) -> None:
     token = f"{secrets.randbelow(10**9) + 10**9}:{secrets.token_urlsafe(26)}"
     async with serve(token, port=port) as sandbox, SandboxClient(sandbox.url) as chat:
-        settings = demo_settings(token, sandbox.url, directory, docker_url)
-        async with open_core(settings, database, policy=bot_policy()) as core:
+        settings = demo_settings(token, sandbox.url, directory, docker_url, web_port)
+        async with open_core(settings, database, policy=web_policy(bot_policy())) as core:
+            username, password = await _web_admin(core)
             secret = await _enrol_admin(core)
             await chat.register(USER_ID, "alice", "Alice")
             await chat.register(ADMIN_ID, "admin", "Admin")
             app = BotApp(settings, core)
             stop = asyncio.Event()
             running = asyncio.create_task(app.run(stop))
+            web, url = await _start_web(core, settings, stop)
             try:
                 await chat.events(0, ADMIN_ID, 1, WAIT)  # the enrolment alert
                 await tour(chat, secret)
+                console.rule("5. The web console")
+                console.print(
+                    f"{url}  user {username}, password {password}; the 2FA code is the "
+                    "admin's (type 'code' below)",
+                    markup=False,
+                )
                 if stay:
                     console.rule("Your turn")
                     console.print(
@@ -183,6 +230,7 @@ async def run(
             finally:
                 stop.set()
                 await asyncio.wait_for(running, 30)
+                await asyncio.wait_for(web, 30)
 
 
 def run_demo(
@@ -191,6 +239,7 @@ def run_demo(
     port: int = 8081,
     stay: bool | None = None,
     docker_url: str | None = None,
+    web_port: int = 8080,
 ) -> None:
     """Run the demo; state goes to ``data_dir`` (a fresh temporary one by default)."""
     directory = data_dir or Path(tempfile.mkdtemp(prefix="hostwarden-demo-"))
@@ -202,4 +251,4 @@ def run_demo(
     with log.open("a", encoding="utf-8") as stream:
         configure_logging(stream, logging.INFO, extra_loggers=("aiogram",))
         stay = sys.stdin.isatty() if stay is None else stay
-        asyncio.run(run(directory, database, port, stay, docker_url))
+        asyncio.run(run(directory, database, port, stay, docker_url, web_port))

@@ -28,6 +28,7 @@ app.add_typer(admin.sessions, name="sessions")
 app.add_typer(admin.audit, name="audit")
 app.add_typer(bot.sandbox, name="sandbox")
 app.command("bot")(bot.run_bot)
+app.command("web")(bot.run_web)
 
 
 def _version(value: bool) -> None:
@@ -77,14 +78,17 @@ def demo(
     docker_url: Annotated[
         str | None, typer.Option("--docker-url", help="Container engine socket to show.")
     ] = None,
+    web_port: Annotated[
+        int, typer.Option("--web-port", help="Web console port (0: any free one).")
+    ] = 8080,
 ) -> None:
-    """Run the whole product offline: the bot, a sandboxed Telegram, demo users, SQLite."""
+    """Run the whole product offline: bot, sandboxed Telegram, web console, demo users, SQLite."""
     from hostwarden.demo import run_demo
 
     try:
-        run_demo(data_dir, database, port, stay, docker_url)
+        run_demo(data_dir, database, port, stay, docker_url, web_port)
     except OSError as exc:
-        fail(f"cannot start the sandbox: {exc.strerror or exc} (try --port 0)")
+        fail(f"cannot start the demo: {exc.strerror or exc} (try --port 0 --web-port 0)")
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""``hostwarden bot`` runs the bot; ``hostwarden sandbox`` is an offline Telegram to try it on."""
+"""``hostwarden bot`` and ``web`` run the front ends; ``sandbox`` is an offline Telegram."""
 
 from __future__ import annotations
 
@@ -148,3 +148,36 @@ def press(
     except HostwardenError as exc:
         fail(str(exc))
     _print(events)
+
+
+def run_web(
+    config: ConfigOption = None,
+    database: DatabaseOption = None,
+    allow_insecure_config: InsecureOption = False,
+    host: Annotated[str | None, typer.Option("--host", help="Overrides web.host.")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Overrides web.port.")] = None,
+) -> None:
+    """Run the web admin console (default http(s)://127.0.0.1:8080) until Ctrl-C or SIGTERM."""
+    settings = settings_for(config, allow_insecure_config)
+    configure_logging(sys.stdout, logging.INFO, extra_loggers=("uvicorn",))
+
+    async def main() -> None:
+        from hostwarden.bot.actions import bot_policy
+        from hostwarden.runtime import open_core
+        from hostwarden.web.actions import web_policy
+        from hostwarden.web.server import make_server, serve_until
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        async with open_core(settings, database, policy=web_policy(bot_policy())) as core:
+            server = make_server(core, settings, host, port)
+            out.print(f"console on {server.config.host}:{server.config.port}", markup=False)
+            await serve_until(server, stop)
+
+    try:
+        asyncio.run(main())
+    except HostwardenError as exc:
+        fail(str(exc))

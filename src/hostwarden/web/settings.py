@@ -22,7 +22,7 @@ class WebSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     host: str = "127.0.0.1"
-    port: int = Field(8080, ge=1, le=65535)
+    port: int = Field(8080, ge=0, le=65535, description="0 picks a free port")
     plain_http: bool = Field(
         False,
         description="serve cookies without Secure over plain HTTP; allowed on loopback only",
