@@ -35,7 +35,7 @@ from hostwarden.runtime import configure_logging, open_core
 from hostwarden.sandbox.client import SandboxClient
 from hostwarden.sandbox.server import serve
 from hostwarden.web.actions import web_policy
-from hostwarden.web.server import bound_port, make_server, serve_until
+from hostwarden.web.server import make_server, serve_until, wait_started
 from hostwarden.web.settings import WebSettings
 
 console = Console(highlight=False)
@@ -128,14 +128,7 @@ async def _start_web(
 ) -> tuple[asyncio.Task[None], str]:
     server = make_server(core, settings)
     task = asyncio.create_task(serve_until(server, stop))
-    # Waiting for our own server to bind its port: bounded, and ends as soon as it has.
-    for _ in range(200):
-        if server.started or task.done():
-            break
-        await asyncio.sleep(0.05)
-    if not server.started:
-        raise OSError(f"the web console could not listen on port {settings.web.port}")
-    return task, f"http://127.0.0.1:{bound_port(server)}"
+    return task, f"http://127.0.0.1:{await wait_started(server, task)}"
 
 
 async def _enrol_admin(core: AccessCore) -> str:

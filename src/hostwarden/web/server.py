@@ -38,6 +38,21 @@ async def serve_until(server: uvicorn.Server, stop: asyncio.Event) -> None:
     await task
 
 
+async def wait_started(
+    server: uvicorn.Server, serving: asyncio.Task[None], seconds: float = 10
+) -> int:
+    """Wait (bounded) until ``server`` listens; its port. Raises OSError if it could not bind."""
+    for _ in range(int(seconds / 0.02)):
+        if server.started or serving.done():
+            break
+        await asyncio.sleep(0.02)  # uvicorn offers no event for "bound"
+    if not server.started:
+        raise OSError(
+            f"the web console could not listen on {server.config.host}:{server.config.port}"
+        )
+    return bound_port(server)
+
+
 def bound_port(server: uvicorn.Server) -> int:
     """The port a started server listens on (useful with port 0)."""
     for listener in server.servers:
