@@ -88,6 +88,13 @@ monitor:
   hysteresis: 5               # a value must fall this far below its line to alert again
   watch_containers: true      # alert when a new container or image appears
 
+web:
+  host: 127.0.0.1             # the console (`hostwarden web`); put it behind HTTPS to expose it
+  port: 8080
+  plain_http: false           # true drops Secure/__Host- from cookies: allowed on loopback only
+  trusted_proxy: false        # true believes X-Forwarded-For (only behind your own proxy)
+  secret_key: "{web_key}"
+
 totp:
   issuer: hostwarden
   # Encrypts TOTP secrets at rest. Losing it means everyone enrols again.
@@ -104,6 +111,7 @@ def write_config(path: Path, data_dir: Path, force: bool = False) -> None:
         totp_key=generate_key(),
         path_secret=secrets.token_urlsafe(24),
         secret_token=secrets.token_urlsafe(32),
+        web_key=secrets.token_urlsafe(32),
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
