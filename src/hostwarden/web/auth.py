@@ -32,8 +32,7 @@ async def login_page(request: Request) -> Response:
     if viewer is not None and await console.second_factor_due(viewer) is None:
         return redirect(local_path(request.query_params.get("next")))
     binding = console.csrf_binding(request) or console.signer.new_binding()
-    request.cookies[console.settings.csrf_cookie_name] = binding  # so the page signs with it
-    response = console.page(request, "login.html", None)
+    response = console.page(request, "login.html", None, binding=binding)
     console.set_csrf_binding(response, binding)
     return response
 

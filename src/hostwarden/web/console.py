@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 from starlette.requests import Request
@@ -17,6 +17,9 @@ from hostwarden.web.settings import WebSettings
 from hostwarden.web.viewer import Viewer, client_ip, user_agent
 
 TEMPLATES = Path(__file__).parent / "templates"
+
+
+_UNSET = object()
 
 
 class Denied(Exception):
@@ -77,9 +80,9 @@ class Console:
 
     async def viewer(self, request: Request) -> Viewer | None:
         """The logged-in viewer, once per request; ``None`` without a live, bound session."""
-        if "viewer" in request.state._state:
-            cached: Viewer | None = request.state.viewer
-            return cached
+        cached = getattr(request.state, "viewer", _UNSET)
+        if cached is not _UNSET:
+            return cast(Viewer | None, cached)
         token = request.cookies.get(self.settings.cookie_name, "")
         ip, agent = client_ip(request, self.settings), user_agent(request)
         found: Viewer | None = None
@@ -130,10 +133,14 @@ class Console:
 
     def page(
         self, request: Request, template: str, viewer: Viewer | None, status_code: int = 200,
-        **context: Any,
+        binding: str | None = None, **context: Any,
     ) -> Response:  # fmt: skip
-        """Render ``template``; the CSRF token for forms comes along."""
-        binding = viewer.session.token_hash if viewer else self.csrf_binding(request)
+        """Render ``template``; the CSRF token for its forms comes along.
+
+        The token is bound to the viewer's session, else to ``binding`` or the pre-login cookie.
+        """
+        if binding is None:
+            binding = viewer.session.token_hash if viewer else self.csrf_binding(request)
         context.setdefault("error", None)
         context.setdefault("notice", None)
         return self.templates.TemplateResponse(
