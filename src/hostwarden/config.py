@@ -20,6 +20,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from hostwarden.bot.webhook_guard import TELEGRAM_NETWORKS
 from hostwarden.containers.settings import ContainerSettings
 from hostwarden.core.service import CoreSettings
 from hostwarden.core.settings import (
@@ -50,6 +51,10 @@ class WebhookSettings(BaseModel):
     )
     listen_host: str = "127.0.0.1"
     listen_port: int = Field(8443, ge=1, le=65535)
+    allowed_networks: list[str] = Field(
+        default_factory=lambda: list(TELEGRAM_NETWORKS),
+        description="who may post updates (Telegram's ranges; [] allows any, e.g. behind a proxy)",
+    )
 
 
 class TelegramSettings(BaseModel):

@@ -29,6 +29,8 @@ telegram:
     secret_token: "{secret_token}"
     listen_host: 127.0.0.1
     listen_port: 8443
+    # Who may post updates: Telegram's ranges. Behind your own reverse proxy use [].
+    allowed_networks: [149.154.160.0/20, 91.108.4.0/22]
   # Apprise URLs that receive the same alerts (mailto://, ntfy://, slack://, json://, ...).
   apprise_urls: []
 

@@ -45,6 +45,7 @@ async def test_webhook_serves_updates_and_refuses_everything_else(
                     path_secret=SecretStr(PATH_SECRET),
                     secret_token=SecretStr(SECRET_TOKEN),
                     listen_port=port,
+                    allowed_networks=["127.0.0.0/8"],
                 ),
             )
         )
@@ -82,6 +83,11 @@ async def test_webhook_serves_updates_and_refuses_everything_else(
                     f"http://127.0.0.1:{port}/webhook/guess", json=update, headers=headers
                 ) as response:
                     assert response.status == 404
+                # Inside the allowed networks nothing is counted (it may be Telegram itself).
+                for n in range(60):
+                    async with http.post(hook, json=update) as response:
+                        assert response.status == 401, (n, await response.text())
+                assert await core.lockout.blocked(("ip:127.0.0.1",)) is None
         finally:
             stop.set()
             await asyncio.wait_for(running, 30)
@@ -102,3 +108,44 @@ def test_webhook_mode_needs_its_secrets(tmp_path: Path) -> None:
     assert "webhook mode needs webhook.url, webhook.path_secret and webhook.secret_token" in str(
         caught.value
     )
+
+
+def test_only_telegrams_networks_by_default() -> None:
+    from hostwarden.bot.webhook_guard import TELEGRAM_NETWORKS
+    from hostwarden.config import WebhookSettings
+
+    assert WebhookSettings().allowed_networks == list(TELEGRAM_NETWORKS)
+
+
+async def test_addresses_outside_the_allowed_networks_are_refused_and_end_blocked(
+    clock: ManualClock,
+) -> None:
+    from aiohttp import web
+    from aiohttp.test_utils import make_mocked_request
+
+    from hostwarden.bot.webhook_guard import webhook_guard
+    from hostwarden.storage.memory import MemoryStore
+
+    core = AccessCore(MemoryStore(), bot_settings().core(), clock, bot_policy())
+    await core.start()
+    guard = webhook_guard(core.lockout, "/webhook/p", "s", ["149.154.160.0/20"])
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return web.Response(text="handled")
+
+    class Peer:
+        def __init__(self, ip: str) -> None:
+            self.ip = ip
+
+        def get_extra_info(self, name: str, default: object = None) -> object:
+            return (self.ip, 443) if name == "peername" else default
+
+    def request(ip: str) -> web.Request:
+        headers = {"X-Telegram-Bot-Api-Secret-Token": "s"}
+        return make_mocked_request("POST", "/webhook/p", headers=headers, transport=Peer(ip))
+
+    assert (await guard(request("149.154.167.1"), handler)).text == "handled"  # type: ignore[attr-defined]
+    for _ in range(60):
+        assert (await guard(request("198.51.100.7"), handler)).status == 403
+    assert await core.lockout.blocked(("ip:198.51.100.7",)) is not None
+    await core.close()

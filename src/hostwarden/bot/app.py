@@ -23,6 +23,7 @@ from hostwarden.bot.gate import AccessGate
 from hostwarden.bot.handlers import admin, containers, host, menu, twofactor, updates
 from hostwarden.bot.notifiers import AppriseNotifier, TelegramNotifier
 from hostwarden.bot.services import BotServices
+from hostwarden.bot.webhook_guard import webhook_guard
 from hostwarden.config import Settings, TelegramSettings
 from hostwarden.core.alerts import AlertDispatcher, Notifier
 from hostwarden.core.service import AccessCore
@@ -177,10 +178,14 @@ class BotApp:
         """The aiohttp app Telegram posts to: one secret path, the secret-token header checked."""
         hook = self.settings.telegram.webhook
         assert hook.path_secret is not None and hook.secret_token is not None  # checked by config
-        app = web.Application()
-        SimpleRequestHandler(
-            self.dispatcher, self.bot, secret_token=hook.secret_token.get_secret_value()
-        ).register(app, path=WEBHOOK_PREFIX + hook.path_secret.get_secret_value())
+        path = WEBHOOK_PREFIX + hook.path_secret.get_secret_value()
+        secret = hook.secret_token.get_secret_value()
+        app = web.Application(
+            middlewares=[webhook_guard(self.core.lockout, path, secret, hook.allowed_networks)]
+        )
+        SimpleRequestHandler(self.dispatcher, self.bot, secret_token=secret).register(
+            app, path=path
+        )
         return app
 
     async def _serve_webhook(self, stop: asyncio.Event) -> None:
