@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from pathlib import Path
 
 import aiohttp
@@ -19,15 +18,10 @@ from hostwarden.sandbox.server import serve
 from hostwarden.storage.sql import SqlStore
 from tests.bot.conftest import USER_ID, bot_settings
 from tests.bot.fakes import TOKEN
+from tests.pgserver import free_port
 
 PATH_SECRET = "p-" + "a" * 30
 SECRET_TOKEN = "t-" + "b" * 30
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def test_webhook_serves_updates_and_refuses_everything_else(

@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 import sys
 from pathlib import Path
 
 import httpx
 
 from hostwarden.configfile import write_config
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.pgserver import free_port
 
 
 async def test_hostwarden_web_serves_and_stops(tmp_path: Path) -> None:

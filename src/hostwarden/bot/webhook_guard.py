@@ -42,9 +42,7 @@ def webhook_guard(
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         ip = request.remote or "unknown"
         if not allowed(ip):
-            key = f"ip:{ip}"
-            if await lockout.blocked((key,)) is None:
-                await lockout.hit(key, lockout.ip_rule)
+            await lockout.hit(f"ip:{ip}", lockout.ip_rule)  # not counted once blocked
             return web.Response(status=403)
         if request.path != path:
             return web.Response(status=404)

@@ -9,6 +9,7 @@ import logging
 import re
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import typer
@@ -21,8 +22,11 @@ from hostwarden.cli.common import (
     out,
     settings_for,
 )
+from hostwarden.config import Settings
+from hostwarden.core.policy import Policy
+from hostwarden.core.service import AccessCore
 from hostwarden.errors import HostwardenError
-from hostwarden.runtime import configure_logging
+from hostwarden.runtime import configure_logging, open_core
 
 sandbox = typer.Typer(
     help="An offline Telegram (local Bot API server) to try the bot on.", no_args_is_help=True
@@ -32,32 +36,46 @@ UrlOption = Annotated[str, typer.Option("--url", help="The sandbox's address.")]
 DEFAULT_URL = "http://127.0.0.1:8081"
 
 
+def run_front_end(
+    settings: Settings,
+    database: str | None,
+    policy: Policy,
+    library_loggers: tuple[str, ...],
+    serve: Callable[[AccessCore, asyncio.Event], Awaitable[None]],
+) -> None:
+    """Open the core and ``serve`` until SIGINT or SIGTERM; errors become one line."""
+    configure_logging(sys.stdout, logging.INFO, extra_loggers=library_loggers)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        async with open_core(settings, database, policy=policy) as core:
+            await serve(core, stop)
+
+    try:
+        asyncio.run(main())
+    except HostwardenError as exc:
+        fail(str(exc))
+
+
 def run_bot(
     config: ConfigOption = None,
     database: DatabaseOption = None,
     allow_insecure_config: InsecureOption = False,
 ) -> None:
     """Run the Telegram bot (polling or webhook, as configured) until Ctrl-C or SIGTERM."""
+    from hostwarden.bot.actions import bot_policy
+    from hostwarden.bot.app import BotApp
+
     settings = settings_for(config, allow_insecure_config)
-    configure_logging(sys.stdout, logging.INFO, extra_loggers=("aiogram",))
 
-    async def main() -> None:
-        from hostwarden.bot.actions import bot_policy
-        from hostwarden.bot.app import BotApp
-        from hostwarden.runtime import open_core
+    async def serve(core: AccessCore, stop: asyncio.Event) -> None:
+        await BotApp(settings, core).run(stop)
 
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
-        async with open_core(settings, database, policy=bot_policy()) as core:
-            await BotApp(settings, core).run(stop)
-
-    try:
-        asyncio.run(main())
-    except HostwardenError as exc:
-        fail(str(exc))
+    run_front_end(settings, database, bot_policy(), ("aiogram",), serve)
 
 
 @sandbox.command("serve")
@@ -158,26 +176,15 @@ def run_web(
     port: Annotated[int | None, typer.Option("--port", help="Overrides web.port.")] = None,
 ) -> None:
     """Run the web admin console (default http(s)://127.0.0.1:8080) until Ctrl-C or SIGTERM."""
+    from hostwarden.bot.actions import bot_policy
+    from hostwarden.web.actions import web_policy
+    from hostwarden.web.server import make_server, serve_until
+
     settings = settings_for(config, allow_insecure_config)
-    configure_logging(sys.stdout, logging.INFO, extra_loggers=("uvicorn",))
 
-    async def main() -> None:
-        from hostwarden.bot.actions import bot_policy
-        from hostwarden.runtime import open_core
-        from hostwarden.web.actions import web_policy
-        from hostwarden.web.server import make_server, serve_until
+    async def serve(core: AccessCore, stop: asyncio.Event) -> None:
+        server = make_server(core, settings, host, port)
+        out.print(f"console on {server.config.host}:{server.config.port}", markup=False)
+        await serve_until(server, stop)
 
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
-        async with open_core(settings, database, policy=web_policy(bot_policy())) as core:
-            server = make_server(core, settings, host, port)
-            out.print(f"console on {server.config.host}:{server.config.port}", markup=False)
-            await serve_until(server, stop)
-
-    try:
-        asyncio.run(main())
-    except HostwardenError as exc:
-        fail(str(exc))
+    run_front_end(settings, database, web_policy(bot_policy()), ("uvicorn",), serve)

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import base64
-
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from hostwarden.core.accounts import LOGIN_FAILED
-from hostwarden.core.qr import qr_png
 from hostwarden.core.totp import TotpOutcome
 from hostwarden.errors import HostwardenError
 from hostwarden.web.console import Console, local_path
@@ -58,9 +55,7 @@ async def login(request: Request) -> Response:
 
 async def code_page(request: Request) -> Response:
     console: Console = request.app.state.console
-    viewer = await console.viewer(request)
-    if viewer is None:
-        return redirect("/login")
+    viewer = await console.logged_in(request)
     if not await console.core.totp.is_enrolled(viewer.user):
         return redirect("/enrol")
     reason = (
@@ -74,9 +69,7 @@ async def code_page(request: Request) -> Response:
 
 async def submit_code(request: Request) -> Response:
     console: Console = request.app.state.console
-    viewer = await console.viewer(request)
-    if viewer is None:
-        return redirect("/login")
+    viewer = await console.logged_in(request)
     form = await request.form()
     await console.check_csrf(request, form, viewer)
     code = str(form.get("code") or "").strip()[:40]
@@ -98,9 +91,7 @@ async def submit_code(request: Request) -> Response:
 async def enrol_page(request: Request) -> Response:
     """Forced for admins without a factor (and open to anyone without one)."""
     console: Console = request.app.state.console
-    viewer = await console.viewer(request)
-    if viewer is None:
-        return redirect("/login")
+    viewer = await console.logged_in(request)
     try:
         enrolment = await console.core.totp.begin_enrolment(viewer.user)
     except HostwardenError:  # already enrolled: re-enrolment goes through /account
@@ -110,18 +101,12 @@ async def enrol_page(request: Request) -> Response:
         if viewer.is_admin
         else "Protect your account with two-factor codes."
     )
-    qr = base64.b64encode(qr_png(enrolment.uri)).decode()
-    return console.page(
-        request, "enrol.html", viewer, reason=reason, qr=qr, secret=enrolment.secret,
-        action="/enrol",
-    )  # fmt: skip
+    return console.enrolment_page(request, viewer, enrolment, reason, "/enrol")
 
 
 async def confirm_enrolment(request: Request) -> Response:
     console: Console = request.app.state.console
-    viewer = await console.viewer(request)
-    if viewer is None:
-        return redirect("/login")
+    viewer = await console.logged_in(request)
     form = await request.form()
     await console.check_csrf(request, form, viewer)
     try:

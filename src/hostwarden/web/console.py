@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import quote
@@ -11,7 +12,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from hostwarden.core.guard import Verdict
+from hostwarden.core.qr import qr_png
 from hostwarden.core.service import AccessCore
+from hostwarden.core.totp import Enrolment
 from hostwarden.web.security import CsrfSigner
 from hostwarden.web.settings import WebSettings
 from hostwarden.web.viewer import Viewer, client_ip, user_agent
@@ -96,6 +99,13 @@ class Console:
         request.state.viewer = found
         return found
 
+    async def logged_in(self, request: Request) -> Viewer:
+        """The viewer, half logged in or not; without a session, raises a redirect to /login."""
+        viewer = await self.viewer(request)
+        if viewer is None:
+            raise Denied(RedirectResponse("/login", 303))
+        return viewer
+
     async def second_factor_due(self, viewer: Viewer) -> str | None:
         """Where a half-logged-in viewer must go first: the code page or forced enrolment."""
         if viewer.session.mfa_at is not None:
@@ -130,6 +140,16 @@ class Console:
                                    message="This form has expired or was not sent by this site; reload the page and try again."))  # fmt: skip  # noqa: E501
 
     # Rendering
+
+    def enrolment_page(
+        self, request: Request, viewer: Viewer, enrolment: Enrolment, reason: str, action: str
+    ) -> Response:
+        """The QR (shown this once), the key for manual entry, and a form posting to ``action``."""
+        qr = base64.b64encode(qr_png(enrolment.uri)).decode()
+        return self.page(
+            request, "enrol.html", viewer, reason=reason, qr=qr, secret=enrolment.secret,
+            action=action,
+        )  # fmt: skip
 
     def page(
         self, request: Request, template: str, viewer: Viewer | None, status_code: int = 200,

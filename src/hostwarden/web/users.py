@@ -5,7 +5,6 @@ Every change goes through the core, which audits it with the acting admin.
 
 from __future__ import annotations
 
-import base64
 import re
 from typing import Any
 from urllib.parse import quote
@@ -15,7 +14,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from hostwarden.core.identity import Role
-from hostwarden.core.qr import qr_png
 from hostwarden.errors import HostwardenError, InvalidInput
 from hostwarden.web.console import Console
 from hostwarden.web.viewer import Viewer
@@ -123,12 +121,10 @@ async def user_action(request: Request) -> Response:
             done = "Second factor removed."
         elif op == "totp-enrol":
             enrolment = await core.totp.begin_enrolment(user)
-            qr = base64.b64encode(qr_png(enrolment.uri)).decode()
-            return console.page(
-                request, "enrol.html", viewer, qr=qr, secret=enrolment.secret,
-                reason=f"For {name}: scan it on their phone, then type the first code it shows.",
-                action=f"/users/{quote(name)}/totp-confirm",
-            )  # fmt: skip
+            reason = f"For {name}: scan it on their phone, then type the first code it shows."
+            return console.enrolment_page(
+                request, viewer, enrolment, reason, f"/users/{quote(name)}/totp-confirm"
+            )
         elif op == "totp-confirm":
             codes = await core.totp.confirm_enrolment(user, str(form.get("code") or ""))
             return console.page(
