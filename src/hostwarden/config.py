@@ -64,6 +64,10 @@ class TelegramSettings(BaseModel):
 
     token: SecretStr | None = None
     admin_chat_ids: list[int] = Field(default_factory=list)
+    group_chat_ids: list[int] = Field(
+        default_factory=list,
+        description="groups where users may see host and container views (secrets never)",
+    )
     api_base: str | None = Field(None, description="a self-hosted Bot API server's base URL")
     mode: Literal["polling", "webhook"] = "polling"
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)

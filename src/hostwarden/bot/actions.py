@@ -1,15 +1,11 @@
-"""Which core action an update asks for. Matching is exact: a command is its whole first word.
+"""The bot's action vocabulary: which core action each command and button asks for.
 
-The gate looks the action up here before any handler runs, so a handler can never be reached
-through an update the policy was not asked about.
+:mod:`hostwarden.bot.reading` turns an update into one of these, once, in the gate.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-
-from aiogram.types import Update
 
 from hostwarden.core.identity import Role
 from hostwarden.core.policy import ActionRule, Policy
@@ -72,19 +68,6 @@ def bot_policy(base: Policy | None = None) -> Policy:
     return (base or Policy()).with_rules(*BOT_RULES)
 
 
-def command_of(text: str | None) -> str | None:
-    """``"/status@my_bot now"`` gives ``"status"``; text that is not a command gives ``None``."""
-    if not text or not text.startswith("/"):
-        return None
-    word = text.split(maxsplit=1)[0][1:]
-    return word.split("@", 1)[0] or None
-
-
-def command_args(text: str | None) -> list[str]:
-    """The words after the command."""
-    return (text or "").split()[1:]
-
-
 _SMALL_NUMBER = re.compile(r"[0-9]{1,6}")
 
 
@@ -98,37 +81,3 @@ def small_number(text: str | None, default: int, low: int, high: int) -> int | N
     if not _SMALL_NUMBER.fullmatch(text):
         return None
     return max(low, min(int(text), high))
-
-
-def action_for(
-    update: Update,
-    awaiting_code: bool,
-    confirmation_action: Callable[[str], str | None],
-) -> str:
-    """The action ``update`` asks for; anything unrecognised is :data:`UNKNOWN` (denied)."""
-    if update.message is not None:
-        text = update.message.text
-        command = command_of(text)
-        if command is not None:
-            return COMMAND_ACTIONS.get(command, MENU)  # unknown commands only get help
-        if awaiting_code and text is not None:
-            return VERIFY_CODE
-        return MENU
-    if update.edited_message is not None:
-        return MENU  # edits are never re-run as commands; they reach no handler
-    if update.callback_query is not None:
-        return _callback_action(update.callback_query.data or "", confirmation_action)
-    return UNKNOWN
-
-
-def _callback_action(data: str, confirmation_action: Callable[[str], str | None]) -> str:
-    prefix, _, rest = data.partition(":")
-    if prefix == "v":
-        return VIEW_ACTIONS.get(rest, UNKNOWN)
-    if prefix == "cp":
-        return "containers.view"
-    if prefix in ("ok", "ub"):
-        return confirmation_action(rest) or MENU
-    if prefix == "no":
-        return MENU
-    return UNKNOWN

@@ -50,10 +50,10 @@ class ConfirmationBook:
             return None
         return pending
 
-    def action_of(self, nonce: str) -> str | None:
-        """The policy action a press of ``nonce`` asks for, while it is live."""
+    def peek(self, nonce: str) -> tuple[str, str] | None:
+        """The verb and policy action a press of ``nonce`` asks for, while it is live."""
         pending = self._live(nonce)
-        return pending.action if pending else None
+        return (pending.verb, pending.action) if pending else None
 
     def take(self, nonce: str, user_id: int) -> PendingAction | None:
         """Use up ``nonce`` if it is live and belongs to ``user_id``."""

@@ -1,8 +1,10 @@
 """The one gate: an outer middleware on ``dp.update`` that asks the core's guard about every update.
 
 It runs after aiogram's own context middlewares (so it knows the user, chat and FSM state) and
-before any router, so no handler sees an update the guard did not allow. It fails closed: if the
-guard itself fails, the update is dropped.
+before any router. It reads the update once (:func:`~hostwarden.bot.reading.read_update`), asks
+the guard about that reading's action, and hands the reading to the routers, which dispatch on
+it alone: no handler sees an update the guard did not allow, for an action it did not allow.
+It fails closed: if the reading or the guard fails, the update is dropped.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from aiogram import BaseMiddleware, Bot
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Chat, TelegramObject, Update, User
 
-from hostwarden.bot.actions import action_for
-from hostwarden.bot.challenge import CODE_STATES, ask_for_code
+from hostwarden.bot.challenge import ask_for_code
+from hostwarden.bot.reading import IGNORED, Reading, ReadingContext, read_update
 from hostwarden.bot.safe_send import answer_callback, send_text
 from hostwarden.bot.services import BotServices
 from hostwarden.core.guard import DENIED, Decision, Verdict
@@ -39,38 +41,53 @@ class AccessGate(BaseMiddleware):
 
     def __init__(self, services: BotServices) -> None:
         self._services = services
+        self._groups = frozenset(services.telegram.group_chat_ids)
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         if not isinstance(event, Update):  # registered on dp.update; anything else is a bug
             return None
         actor = actor_of(data.get("event_from_user"))
-        raw_state = data.get("raw_state")
-        action = action_for(event, raw_state in CODE_STATES, self._services.confirmations.action_of)
         try:
-            decision = await self._services.core.guard.decide(actor, action)
+            reading = await self._read(event, data)
+            if reading.route == IGNORED:  # group chatter not addressed to us asks for nothing
+                return None
+            decision = await self._services.core.guard.decide(actor, reading.action)
         except Exception:  # fail closed: no decision, no access
             LOG.exception("access check failed; update dropped")
             return None
         if decision.verdict is Verdict.ALLOW:
             data["hw_actor"] = actor
             data["hw_user"] = decision.user
-            data["hw_action"] = action
+            data["hw_reading"] = reading
             return await handler(event, data)
-        await self._refuse(event, data, decision)
+        await self._refuse(event, data, decision, reading)
         return None
 
-    async def _refuse(self, event: Update, data: dict[str, Any], decision: Decision) -> None:
+    async def _read(self, event: Update, data: dict[str, Any]) -> Reading:
+        bot: Bot = data["bot"]
+        me = await bot.me()  # aiogram keeps it after the first call
+        context = ReadingContext(
+            bot_username=me.username or "",
+            group_chat_ids=self._groups,
+            state=data.get("raw_state"),
+            pending=self._services.confirmations.peek,
+        )
+        return read_update(event, context)
+
+    async def _refuse(
+        self, event: Update, data: dict[str, Any], decision: Decision, reading: Reading
+    ) -> None:
         bot: Bot = data["bot"]
         chat: Chat | None = data.get("event_chat")
         if decision.verdict is Verdict.ASK_TOTP:
             state: FSMContext | None = data.get("state")
-            if state is not None and chat is not None:
+            if state is not None and chat is not None and reading.private:
                 await ask_for_code(self._services, bot, state, event, chat.id)
             return
         if decision.verdict is Verdict.DENY:
             if event.callback_query is not None:
                 await answer_callback(bot, event.callback_query.id, decision.reply or DENIED)
-            elif event.message is not None and chat is not None:
+            elif event.message is not None and chat is not None and reading.private:
                 await send_text(bot, chat.id, decision.reply or DENIED)
             return
         # DROP: unknown users get silence; a blocked user's button press gets a short answer,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import html
 
-from aiogram import Bot, F, Router
-from aiogram.filters import Command
+from aiogram import Bot, Router
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
-from hostwarden.bot.actions import command_args, small_number
+from hostwarden.bot.actions import small_number
 from hostwarden.bot.handlers.common import show
+from hostwarden.bot.reading import UNBLOCK_PRESS, Reading, Route
 from hostwarden.bot.safe_send import answer_callback, send_text
 from hostwarden.bot.services import BotServices
 from hostwarden.core.identity import Actor
@@ -26,14 +26,16 @@ def _who(actor: Actor) -> str:
     return f"tg:{actor.telegram_id}"
 
 
-async def audit(message: Message, bot: Bot, hw: BotServices) -> None:
-    args = command_args(message.text)
+async def audit(message: Message, bot: Bot, hw: BotServices, hw_reading: Reading) -> None:
+    args = hw_reading.args
     count = small_number(args[0] if args else None, AUDIT_DEFAULT, 1, AUDIT_MAX) or AUDIT_DEFAULT
     events = await hw.core.audit.query(AuditQuery(limit=count))
     await send_text(bot, message.chat.id, hw.renderer.render("audit", events=events))
 
 
-async def blocked(message: Message, bot: Bot, hw: BotServices, hw_actor: Actor) -> None:
+async def blocked(
+    message: Message, bot: Bot, hw: BotServices, hw_actor: Actor, hw_reading: Reading
+) -> None:
     blocks = await hw.core.lockout.list_blocks()
     buttons = [
         [
@@ -41,7 +43,7 @@ async def blocked(message: Message, bot: Bot, hw: BotServices, hw_actor: Actor) 
                 text=f"Unblock {number}",
                 callback_data="ub:"
                 + hw.confirmations.add(
-                    hw_actor.telegram_id or 0, "unblock", block.key, "admin.blocks"
+                    hw_actor.telegram_id or 0, "unblock", block.key, hw_reading.action
                 ),
             )
         ]
@@ -59,8 +61,10 @@ async def _unblock(hw: BotServices, key: str, actor: Actor) -> str:
     return "✅ Block lifted."
 
 
-async def unblock(message: Message, bot: Bot, hw: BotServices, hw_actor: Actor) -> None:
-    args = command_args(message.text)
+async def unblock(
+    message: Message, bot: Bot, hw: BotServices, hw_actor: Actor, hw_reading: Reading
+) -> None:
+    args = hw_reading.args
     if not args:
         await send_text(
             bot,
@@ -75,9 +79,11 @@ async def unblock(message: Message, bot: Bot, hw: BotServices, hw_actor: Actor) 
     await send_text(bot, message.chat.id, text)
 
 
-async def unblock_button(query: CallbackQuery, bot: Bot, hw: BotServices, hw_actor: Actor) -> None:
-    pending = hw.confirmations.take((query.data or "ub:")[3:], hw_actor.telegram_id or 0)
-    if pending is None:
+async def unblock_button(
+    query: CallbackQuery, bot: Bot, hw: BotServices, hw_actor: Actor, hw_reading: Reading
+) -> None:
+    pending = hw.confirmations.take(hw_reading.target, hw_actor.telegram_id or 0)
+    if pending is None or pending.action != hw_reading.action or pending.verb != "unblock":
         await answer_callback(bot, query.id, "This button has expired; send /blocked again.")
         return
     try:
@@ -97,8 +103,10 @@ async def sessions(message: Message, bot: Bot, hw: BotServices) -> None:
     )
 
 
-async def revoke(message: Message, bot: Bot, hw: BotServices, hw_actor: Actor) -> None:
-    args = command_args(message.text)
+async def revoke(
+    message: Message, bot: Bot, hw: BotServices, hw_actor: Actor, hw_reading: Reading
+) -> None:
+    args = hw_reading.args
     if not args:
         await send_text(bot, message.chat.id, "usage: /revoke HANDLE (as listed by /sessions)")
         return
@@ -110,10 +118,10 @@ async def revoke(message: Message, bot: Bot, hw: BotServices, hw_actor: Actor) -
 def build_router() -> Router:
     """A fresh router with this module's handlers (a router attaches to one dispatcher)."""
     router = Router(name="admin")
-    router.message.register(audit, Command("audit"))
-    router.message.register(blocked, Command("blocked"))
-    router.message.register(unblock, Command("unblock"))
-    router.callback_query.register(unblock_button, F.data.startswith("ub:"))
-    router.message.register(sessions, Command("sessions"))
-    router.message.register(revoke, Command("revoke"))
+    router.message.register(audit, Route("/audit"))
+    router.message.register(blocked, Route("/blocked"))
+    router.message.register(unblock, Route("/unblock"))
+    router.callback_query.register(unblock_button, Route(UNBLOCK_PRESS))
+    router.message.register(sessions, Route("/sessions"))
+    router.message.register(revoke, Route("/revoke"))
     return router

@@ -5,13 +5,13 @@ from __future__ import annotations
 import html
 import math
 
-from aiogram import Bot, F, Router
-from aiogram.filters import Command
+from aiogram import Bot, Router
 from aiogram.types import CallbackQuery, Message
 
-from hostwarden.bot.actions import command_args, command_of, small_number
+from hostwarden.bot.actions import small_number
 from hostwarden.bot.handlers.common import Target, show
 from hostwarden.bot.keyboards import back_to_menu, confirm, pager
+from hostwarden.bot.reading import CANCEL_PRESS, CONFIRM, PAGE, Reading, Route
 from hostwarden.bot.render import MESSAGE_LIMIT
 from hostwarden.bot.safe_send import answer_callback, send_text
 from hostwarden.bot.services import BotServices
@@ -50,8 +50,10 @@ async def _containers_page(bot: Bot, target: Target, hw: BotServices, page: int)
     await show(bot, target, text, pager(page, pages))
 
 
-async def containers_command(message: Message, bot: Bot, hw: BotServices) -> None:
-    args = command_args(message.text)
+async def containers_command(
+    message: Message, bot: Bot, hw: BotServices, hw_reading: Reading
+) -> None:
+    args = hw_reading.args
     page = (small_number(args[0] if args else None, 1, 1, 10_000) or 1) - 1
     await _containers_page(bot, message, hw, page)
 
@@ -60,21 +62,24 @@ async def containers_button(query: CallbackQuery, bot: Bot, hw: BotServices) -> 
     await _containers_page(bot, query, hw, 0)
 
 
-async def containers_pager(query: CallbackQuery, bot: Bot, hw: BotServices) -> None:
-    raw = (query.data or "cp:0")[3:]
-    await _containers_page(bot, query, hw, small_number(raw, 0, 0, 10_000) or 0)
+async def containers_pager(
+    query: CallbackQuery, bot: Bot, hw: BotServices, hw_reading: Reading
+) -> None:
+    page = small_number(hw_reading.target, 0, 0, 10_000) or 0
+    await _containers_page(bot, query, hw, page)
 
 
-def _name_arg(message: Message, usage: str) -> str:
-    args = command_args(message.text)
-    if not args:
+def _name_arg(reading: Reading, usage: str) -> str:
+    if not reading.args:
         raise InvalidInput(f"usage: {usage}")
-    return check_container_name(args[0])
+    return check_container_name(reading.args[0])
 
 
-async def container_details(message: Message, bot: Bot, hw: BotServices) -> None:
+async def container_details(
+    message: Message, bot: Bot, hw: BotServices, hw_reading: Reading
+) -> None:
     try:
-        details = await hw.engine.details(_name_arg(message, "/container NAME"))
+        details = await hw.engine.details(_name_arg(hw_reading, "/container NAME"))
     except HostwardenError as exc:
         await send_text(bot, message.chat.id, _problem(exc))
         return
@@ -99,10 +104,10 @@ def fit_log(text: str, room: int = LOG_ROOM) -> tuple[str, bool]:
     return "\n".join(reversed(kept)), False
 
 
-async def logs(message: Message, bot: Bot, hw: BotServices) -> None:
-    args = command_args(message.text)
+async def logs(message: Message, bot: Bot, hw: BotServices, hw_reading: Reading) -> None:
+    args = hw_reading.args
     try:
-        name = _name_arg(message, "/logs NAME [N]")
+        name = _name_arg(hw_reading, "/logs NAME [N]")
         count = small_number(
             args[1] if len(args) > 1 else None,
             hw.containers.log_lines,
@@ -124,17 +129,17 @@ async def logs(message: Message, bot: Bot, hw: BotServices) -> None:
 
 
 async def ask_to_manage(
-    message: Message, bot: Bot, hw: BotServices, hw_actor: Actor, hw_action: str
+    message: Message, bot: Bot, hw: BotServices, hw_actor: Actor, hw_reading: Reading
 ) -> None:
-    verb = command_of(message.text) or ""
+    verb = hw_reading.route.removeprefix("/")
     _, label = VERBS[verb]
     try:
-        name = _name_arg(message, f"/{verb} NAME")
+        name = _name_arg(hw_reading, f"/{verb} NAME")
         await hw.engine.details(name)  # refuse unknown names before asking
     except HostwardenError as exc:
         await send_text(bot, message.chat.id, _problem(exc))
         return
-    nonce = hw.confirmations.add(hw_actor.telegram_id or 0, verb, name, hw_action)
+    nonce = hw.confirmations.add(hw_actor.telegram_id or 0, verb, name, hw_reading.action)
     await send_text(
         bot,
         message.chat.id,
@@ -143,16 +148,18 @@ async def ask_to_manage(
     )
 
 
-async def cancel_manage(query: CallbackQuery, bot: Bot, hw: BotServices) -> None:
-    hw.confirmations.drop((query.data or "no:")[3:])
+async def cancel_manage(
+    query: CallbackQuery, bot: Bot, hw: BotServices, hw_actor: Actor, hw_reading: Reading
+) -> None:
+    hw.confirmations.take(hw_reading.target, hw_actor.telegram_id or 0)
     await show(bot, query, "Cancelled.")
 
 
 async def confirmed_manage(
-    query: CallbackQuery, bot: Bot, hw: BotServices, hw_actor: Actor
+    query: CallbackQuery, bot: Bot, hw: BotServices, hw_actor: Actor, hw_reading: Reading
 ) -> None:
-    pending = hw.confirmations.take((query.data or "ok:")[3:], hw_actor.telegram_id or 0)
-    if pending is None:
+    pending = hw.confirmations.take(hw_reading.target, hw_actor.telegram_id or 0)
+    if pending is None or pending.action != hw_reading.action or pending.verb not in VERBS:
         await answer_callback(bot, query.id, "This confirmation has expired.")
         return
     method, label = VERBS[pending.verb]
@@ -211,14 +218,14 @@ async def images_button(query: CallbackQuery, bot: Bot, hw: BotServices) -> None
 def build_router() -> Router:
     """A fresh router with this module's handlers (a router attaches to one dispatcher)."""
     router = Router(name="containers")
-    router.message.register(containers_command, Command("containers"))
-    router.callback_query.register(containers_button, F.data == "v:containers")
-    router.callback_query.register(containers_pager, F.data.startswith("cp:"))
-    router.message.register(container_details, Command("container"))
-    router.message.register(logs, Command("logs"))
-    router.message.register(ask_to_manage, Command(*VERBS))
-    router.callback_query.register(cancel_manage, F.data.startswith("no:"))
-    router.callback_query.register(confirmed_manage, F.data.startswith("ok:"))
-    router.message.register(images_command, Command("images"))
-    router.callback_query.register(images_button, F.data == "v:images")
+    router.message.register(containers_command, Route("/containers"))
+    router.callback_query.register(containers_button, Route("view:containers"))
+    router.callback_query.register(containers_pager, Route(PAGE))
+    router.message.register(container_details, Route("/container"))
+    router.message.register(logs, Route("/logs"))
+    router.message.register(ask_to_manage, Route(*(f"/{verb}" for verb in VERBS)))
+    router.callback_query.register(cancel_manage, Route(CANCEL_PRESS))
+    router.callback_query.register(confirmed_manage, Route(CONFIRM))
+    router.message.register(images_command, Route("/images"))
+    router.callback_query.register(images_button, Route("view:images"))
     return router

@@ -6,12 +6,12 @@ import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from aiogram import Bot, F, Router
-from aiogram.filters import Command
+from aiogram import Bot, Router
 from aiogram.types import CallbackQuery, Message
 
 from hostwarden.bot.handlers.common import Target, show
 from hostwarden.bot.keyboards import back_to_menu
+from hostwarden.bot.reading import Reading, Route
 from hostwarden.bot.services import BotServices
 
 HOST_VIEWS = ("status", "cpu", "memory", "disks", "network", "processes", "sensors", "uptime")
@@ -48,18 +48,17 @@ async def _show_view(bot: Bot, target: Target, hw: BotServices, view: str) -> No
     await show(bot, target, text, back_to_menu(view))
 
 
-async def host_command(message: Message, bot: Bot, hw: BotServices) -> None:
-    command = (message.text or "/").split(maxsplit=1)[0][1:].split("@", 1)[0]
-    await _show_view(bot, message, hw, command)
+async def host_command(message: Message, bot: Bot, hw: BotServices, hw_reading: Reading) -> None:
+    await _show_view(bot, message, hw, hw_reading.route.removeprefix("/"))
 
 
-async def host_button(query: CallbackQuery, bot: Bot, hw: BotServices) -> None:
-    await _show_view(bot, query, hw, (query.data or "v:status")[2:])
+async def host_button(query: CallbackQuery, bot: Bot, hw: BotServices, hw_reading: Reading) -> None:
+    await _show_view(bot, query, hw, hw_reading.target)
 
 
 def build_router() -> Router:
     """A fresh router with this module's handlers (a router attaches to one dispatcher)."""
     router = Router(name="host")
-    router.message.register(host_command, Command(*HOST_VIEWS))
-    router.callback_query.register(host_button, F.data.in_({f"v:{view}" for view in HOST_VIEWS}))
+    router.message.register(host_command, Route(*(f"/{view}" for view in HOST_VIEWS)))
+    router.callback_query.register(host_button, Route(*(f"view:{view}" for view in HOST_VIEWS)))
     return router

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import html
-
-from aiogram import Bot, F, Router
-from aiogram.filters import Command
+from aiogram import Bot, Router
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from hostwarden.bot.handlers.common import show
 from hostwarden.bot.keyboards import main_menu
-from hostwarden.bot.safe_send import send_text
+from hostwarden.bot.reading import EXPIRED_PRESS, PRIVATE_ONLY, TEXT, Route
+from hostwarden.bot.safe_send import answer_callback, send_text
 from hostwarden.core.identity import Role, User
 
 USER_HELP = """<b>hostwarden</b> — your server, from Telegram.
@@ -67,18 +65,35 @@ async def getmyid(message: Message, bot: Bot) -> None:
 
 async def anything_else(message: Message, bot: Bot) -> None:
     """Plain text or an unknown command from a known user: point at /help."""
-    text = (message.text or "").split(maxsplit=1)
-    what = html.escape(text[0][:64]) if text and text[0].startswith("/") else "That"
-    await send_text(bot, message.chat.id, f"{what} is not something I know. Try /help.")
+    await send_text(bot, message.chat.id, "That is not something I know. Try /help.")
+
+
+PRIVATE_ONLY_TEXT = "Use a private chat with me for that."
+
+
+async def private_only(message: Message, bot: Bot) -> None:
+    """A command that shows secrets or acts on the server, sent in a group."""
+    await send_text(bot, message.chat.id, PRIVATE_ONLY_TEXT)
+
+
+async def private_only_press(query: CallbackQuery, bot: Bot) -> None:
+    await answer_callback(bot, query.id, PRIVATE_ONLY_TEXT)
+
+
+async def expired_press(query: CallbackQuery, bot: Bot) -> None:
+    await answer_callback(bot, query.id, "This confirmation has expired.")
 
 
 def build_router() -> Router:
     """A fresh router with this module's handlers (a router attaches to one dispatcher)."""
     router = Router(name="menu")
-    router.message.register(start, Command("start", "help"))
-    router.message.register(menu, Command("menu"))
-    router.callback_query.register(menu_button, F.data == "v:menu")
-    router.message.register(cancel, Command("cancel"))
-    router.message.register(getmyid, Command("getmyid"))
-    router.message.register(anything_else)
+    router.message.register(start, Route("/start", "/help"))
+    router.message.register(menu, Route("/menu"))
+    router.callback_query.register(menu_button, Route("view:menu"))
+    router.message.register(cancel, Route("/cancel"))
+    router.message.register(getmyid, Route("/getmyid"))
+    router.message.register(anything_else, Route(TEXT))
+    router.message.register(private_only, Route(PRIVATE_ONLY))
+    router.callback_query.register(private_only_press, Route(PRIVATE_ONLY))
+    router.callback_query.register(expired_press, Route(EXPIRED_PRESS))
     return router

@@ -5,13 +5,13 @@ from __future__ import annotations
 import html
 from datetime import timedelta
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, Router
 from aiogram.dispatcher.dispatcher import Dispatcher
-from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, Message
 
 from hostwarden.bot.challenge import TwoFactor, expired, take_parked
+from hostwarden.bot.reading import CODE, ENROL_CODE, Reading, Route
 from hostwarden.bot.safe_send import delete_message, send_text
 from hostwarden.bot.services import BotServices
 from hostwarden.core.identity import Actor, User
@@ -20,7 +20,6 @@ from hostwarden.core.totp import TotpOutcome
 from hostwarden.errors import HostwardenError
 
 RECOVERY_DELETE_SECONDS = 300
-NOT_A_COMMAND = F.text & ~F.text.startswith("/")
 
 OUTCOME_TEXT = {
     TotpOutcome.INVALID: "❌ Wrong code. Try again, or /cancel.",
@@ -37,6 +36,7 @@ async def code_for_parked_action(
     dispatcher: Dispatcher,
     hw: BotServices,
     hw_actor: Actor,
+    hw_reading: Reading,
 ) -> None:
     # The code must not linger in the chat history.
     await delete_message(bot, message.chat.id, message.message_id)
@@ -45,7 +45,7 @@ async def code_for_parked_action(
             bot, message.chat.id, "⌛ The code request expired; send the command again."
         )
         return
-    outcome = await hw.core.guard.submit_totp(hw_actor, message.text or "")
+    outcome = await hw.core.guard.submit_totp(hw_actor, hw_reading.target)
     if outcome is TotpOutcome.ACCEPTED:
         parked = await take_parked(state, bot)
         await send_text(bot, message.chat.id, "✅ Code accepted.")
@@ -58,10 +58,14 @@ async def code_for_parked_action(
 
 
 async def enroll(
-    message: Message, bot: Bot, state: FSMContext, hw: BotServices, hw_user: User
+    message: Message,
+    bot: Bot,
+    state: FSMContext,
+    hw: BotServices,
+    hw_user: User,
+    hw_reading: Reading,
 ) -> None:
-    args = (message.text or "").split()[1:]
-    current = args[0] if args else None
+    current = hw_reading.args[0] if hw_reading.args else None
     if current is not None:
         await delete_message(bot, message.chat.id, message.message_id)
     try:
@@ -96,7 +100,12 @@ async def enroll(
 
 
 async def confirm_enrolment(
-    message: Message, bot: Bot, state: FSMContext, hw: BotServices, hw_user: User
+    message: Message,
+    bot: Bot,
+    state: FSMContext,
+    hw: BotServices,
+    hw_user: User,
+    hw_reading: Reading,
 ) -> None:
     await delete_message(bot, message.chat.id, message.message_id)
     if await expired(hw, state):
@@ -105,7 +114,7 @@ async def confirm_enrolment(
         )
         return
     try:
-        codes = await hw.core.totp.confirm_enrolment(hw_user, message.text or "")
+        codes = await hw.core.totp.confirm_enrolment(hw_user, hw_reading.target)
     except HostwardenError as exc:
         await send_text(bot, message.chat.id, html.escape(str(exc)) + ". Try again, or /cancel.")
         return
@@ -126,7 +135,7 @@ async def confirm_enrolment(
 def build_router() -> Router:
     """A fresh router with this module's handlers (a router attaches to one dispatcher)."""
     router = Router(name="twofactor")
-    router.message.register(code_for_parked_action, TwoFactor.awaiting_code, NOT_A_COMMAND)
-    router.message.register(enroll, Command("enroll2fa"))
-    router.message.register(confirm_enrolment, TwoFactor.confirming_enrolment, NOT_A_COMMAND)
+    router.message.register(code_for_parked_action, Route(CODE))
+    router.message.register(enroll, Route("/enroll2fa"))
+    router.message.register(confirm_enrolment, Route(ENROL_CODE))
     return router

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import html
 
-from aiogram import Bot, F, Router
-from aiogram.filters import Command
+from aiogram import Bot, Router
 from aiogram.types import CallbackQuery, Message
 
 from hostwarden.bot.handlers.common import Target, show
 from hostwarden.bot.keyboards import back_to_menu
+from hostwarden.bot.reading import Route
 from hostwarden.bot.services import BotServices
 from hostwarden.errors import HostwardenError
 
@@ -34,6 +34,6 @@ async def check_button(query: CallbackQuery, bot: Bot, hw: BotServices) -> None:
 def build_router() -> Router:
     """A fresh router with this module's handlers (a router attaches to one dispatcher)."""
     router = Router(name="updates")
-    router.message.register(check_command, Command("check_bot_updates"))
-    router.callback_query.register(check_button, F.data == "v:updates")
+    router.message.register(check_command, Route("/check_bot_updates"))
+    router.callback_query.register(check_button, Route("view:updates"))
     return router
