@@ -5,11 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from aiogram.types import Update
+from aiogram.exceptions import TelegramNetworkError
+from aiogram.methods import GetMe
+from aiogram.types import LinkPreviewOptions, Update
 
 from hostwarden.bot.actions import COMMAND_ACTIONS, UNKNOWN, VIEW_ACTIONS
 from hostwarden.bot.reading import (
+    CODE,
+    CODE_STATE,
     DYNAMIC,
+    IGNORED,
     ROUTES,
     TEXT,
     Reading,
@@ -172,3 +177,48 @@ async def test_secrets_only_in_private_chats(clock: Any) -> None:
         assert user is not None and not await core.totp.is_enrolled(user)
     finally:
         await core.close()
+
+
+def test_a_code_prompt_takes_no_command_and_groups_ignore_what_is_not_for_us() -> None:
+    waiting = context(CODE_STATE)
+    assert read_update(message(USER_ID, text="123456"), waiting).route == CODE
+    assert read_update(message(USER_ID, text="/start@OtherBot"), waiting).route == TEXT
+    in_group = context(groups=frozenset({GROUP}))
+    for text in ("hey @hw_bot_helper", "/weather@hw_bot_helper", "lunch?"):
+        assert read_update(message(USER_ID, text=text, chat=group()), in_group).route == IGNORED
+    assert read_update(message(USER_ID, text="@HW_BOT hi", chat=group()), in_group).route == TEXT
+    edit = Update.model_validate(
+        {
+            "update_id": 3,
+            "edited_message": {
+                "message_id": 1,
+                "date": 1,
+                "edit_date": 2,
+                "chat": group(-100_999),
+                "from": user_dict(STRANGER_ID),
+                "text": "/status",
+            },
+        }
+    )
+    assert read_update(edit, context()).route == IGNORED  # no stranger is counted for it
+
+
+async def test_a_prompt_for_an_update_aiogram_cannot_park_is_still_sent(harness: Harness) -> None:
+    await harness.enrol(ADMIN_ID)
+    plain = message(ADMIN_ID, text="/restart web https://example.org")
+    assert plain.message is not None
+    preview = LinkPreviewOptions(url="https://example.org", show_above_text=True)
+    update = plain.model_copy(
+        update={"message": plain.message.model_copy(update={"link_preview_options": preview})}
+    )
+    [prompt] = await feed(harness, update)
+    assert "needs your 2FA code" in prompt
+
+
+async def test_enrolment_survives_telegram_failing_to_take_the_qr(harness: Harness) -> None:
+    await feed(harness, message(USER_ID, text="/help"))  # getMe is known from here on
+    harness.session.fail_with = TelegramNetworkError(method=GetMe(), message="down")
+    await feed(harness, message(USER_ID, text="/enroll2fa"))  # no exception escapes
+    harness.session.fail_with = None
+    [retry] = await feed(harness, message(USER_ID, text="123456"))
+    assert "not something I know" in retry  # no enrolment was left waiting for a code

@@ -6,6 +6,7 @@ new prompt or the deadline (by the injected clock) ends a challenge; no periodic
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,8 @@ from hostwarden.bot.safe_send import answer_callback, send_text
 
 if TYPE_CHECKING:
     from hostwarden.bot.services import BotServices
+
+LOG = logging.getLogger("hostwarden.bot")
 
 
 class TwoFactor(StatesGroup):
@@ -44,13 +47,13 @@ async def ask_for_code(
     """Park ``update`` and ask for a code; a valid code replays it."""
     seconds = services.telegram.challenge_seconds
     deadline = services.clock.now() + timedelta(seconds=seconds)
+    try:
+        parked: dict[str, Any] | None = update.model_dump(mode="json", exclude_none=True)
+    except ValueError:  # aiogram placeholders it cannot serialise: ask for the code anyway
+        LOG.info("update could not be parked; the user repeats the command after the code")
+        parked = None
     await state.set_state(TwoFactor.awaiting_code)
-    await state.set_data(
-        {
-            "pending": update.model_dump(mode="json", exclude_none=True),
-            "deadline": deadline.isoformat(),
-        }
-    )
+    await state.set_data({"pending": parked, "deadline": deadline.isoformat()})
     if update.callback_query is not None:
         await answer_callback(bot, update.callback_query.id, "2FA code needed")
     await send_text(bot, chat_id, prompt(seconds))

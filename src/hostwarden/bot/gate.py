@@ -60,7 +60,10 @@ class AccessGate(BaseMiddleware):
             data["hw_user"] = decision.user
             data["hw_reading"] = reading
             return await handler(event, data)
-        await self._refuse(event, data, decision, reading)
+        try:
+            await self._refuse(event, data, decision, reading)
+        except Exception:  # a refusal that cannot be sent is still a refusal
+            LOG.exception("refusal could not be sent")
         return None
 
     async def _read(self, event: Update, data: dict[str, Any]) -> Reading:
@@ -90,7 +93,7 @@ class AccessGate(BaseMiddleware):
             elif event.message is not None and chat is not None and reading.private:
                 await send_text(bot, chat.id, decision.reply or DENIED)
             return
-        # DROP: unknown users get silence; a blocked user's button press gets a short answer,
-        # because Telegram shows a spinner until a callback query is answered.
-        if event.callback_query is not None and decision.reason.startswith("blocked"):
-            await answer_callback(bot, event.callback_query.id, DENIED)
+        # DROP: silence. A button press is answered with no text, only so that the client's
+        # spinner stops: it tells a stranger nothing, not even whether they are blocked.
+        if event.callback_query is not None:
+            await answer_callback(bot, event.callback_query.id)

@@ -26,7 +26,6 @@ from hostwarden.bot.challenge import TwoFactor
 MAX_ARGS = 8
 MAX_ARG_LENGTH = 256
 _COMMAND = re.compile(r"[a-z0-9_]{1,32}")
-_USERNAME = re.compile(r"[A-Za-z0-9_]{1,64}")
 
 # Routes without a command of their own, and the action each serves.
 TEXT = "text"  # plain chat, or a command we do not know: the help pointer
@@ -39,7 +38,7 @@ UNBLOCK_PRESS = "unblock_press"  # "ub:" under /blocked
 CANCEL_PRESS = "cancel_press"  # "no:" under a confirmation
 EXPIRED_PRESS = "expired_press"  # "ok:" or "ub:" whose nonce is gone (or of the other kind)
 NOWHERE = "nowhere"  # read and decided, but no handler serves it (edits, other update kinds)
-IGNORED = "ignored"  # group chatter not addressed to the bot: not a request at all
+IGNORED = "ignored"  # group traffic not addressed to the bot: not a request at all
 
 ROUTES: dict[str, str] = {
     **{f"/{name}": action for name, action in COMMAND_ACTIONS.items()},
@@ -91,27 +90,33 @@ def read_update(update: Update, context: ReadingContext) -> Reading:
     """The one reading of ``update``; never raises on any input."""
     if update.message is not None:
         return _read_message(update.message, context)
-    if update.edited_message is not None:
-        return Reading(NOWHERE, MENU)  # edits are never re-run as commands
     query = update.callback_query
     if query is not None:
         chat = query.message.chat if query.message is not None else None
         reading = _read_press(query.data or "", context)
         return _in_chat(reading, chat, context)
+    chat = getattr(update.event, "chat", None)
+    if isinstance(chat, Chat) and chat.type != "private":
+        return Reading(IGNORED, MENU, private=False)  # group edits, joins, channel posts, ...
+    if update.edited_message is not None:
+        return Reading(NOWHERE, MENU)  # edits are never re-run as commands
     return Reading(NOWHERE, UNKNOWN)
 
 
 def _read_message(message: Message, context: ReadingContext) -> Reading:
     body = message.text if message.text is not None else message.caption
     words = body.split() if body else []
-    command = _command(words[0], context.bot_username) if words else None
+    first = words[0] if words else ""
+    command = _command(first, context.bot_username)
     if command is not None:
         args = tuple(word[:MAX_ARG_LENGTH] for word in words[1 : MAX_ARGS + 1])
         route = f"/{command}"
         reading = Reading(route if route in ROUTES else TEXT, ROUTES.get(route, MENU), args)
     elif message.chat.type != "private" and not _addressed_to_bot(message, context):
         return Reading(IGNORED, MENU, private=False)
-    elif message.text is not None and context.state in (CODE_STATE, ENROL_STATE):
+    elif (
+        message.text is not None and context.state in (CODE_STATE, ENROL_STATE) and first[:1] != "/"
+    ):
         route = CODE if context.state == CODE_STATE else ENROL_CODE
         reading = Reading(route, ROUTES[route], target=message.text[:MAX_ARG_LENGTH])
     else:
@@ -136,7 +141,8 @@ def _addressed_to_bot(message: Message, context: ReadingContext) -> bool:
         sender = replied.from_user.username or ""
         return sender.casefold() == context.bot_username.casefold()
     body = message.text or message.caption or ""
-    return bool(context.bot_username) and f"@{context.bot_username}".casefold() in body.casefold()
+    mention = re.compile(rf"@{re.escape(context.bot_username)}(?![A-Za-z0-9_])", re.IGNORECASE)
+    return bool(context.bot_username) and mention.search(body) is not None
 
 
 def _read_press(data: str, context: ReadingContext) -> Reading:

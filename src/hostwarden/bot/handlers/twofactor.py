@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import html
+import logging
 from datetime import timedelta
 
 from aiogram import Bot, Router
 from aiogram.dispatcher.dispatcher import Dispatcher
+from aiogram.exceptions import TelegramAPIError, TelegramNetworkError
 from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, Message
 
@@ -19,6 +21,7 @@ from hostwarden.core.qr import qr_png
 from hostwarden.core.totp import TotpOutcome
 from hostwarden.errors import HostwardenError
 
+LOG = logging.getLogger("hostwarden.bot")
 RECOVERY_DELETE_SECONDS = 300
 
 OUTCOME_TEXT = {
@@ -79,21 +82,26 @@ async def enroll(
         await send_text(bot, message.chat.id, html.escape(str(exc)) + "." + hint)
         return
     seconds = hw.telegram.qr_delete_seconds
-    photo = await bot.send_photo(
-        message.chat.id,
-        BufferedInputFile(qr_png(enrolment.uri), filename="hostwarden-2fa.png"),
-        caption=f"Scan this with your authenticator app. It disappears in {seconds} s.",
-        protect_content=True,
-        has_spoiler=True,
-    )
-    secret = await bot.send_message(
-        message.chat.id,
-        f"Or enter this key by hand: <code>{enrolment.secret}</code>\n"
-        "Then send the first 6-digit code it shows to finish.",
-        protect_content=True,
-    )
-    for sent in (photo, secret):
-        hw.deletions.schedule(message.chat.id, sent.message_id, seconds)
+    try:
+        photo = await bot.send_photo(
+            message.chat.id,
+            BufferedInputFile(qr_png(enrolment.uri), filename="hostwarden-2fa.png"),
+            caption=f"Scan this with your authenticator app. It disappears in {seconds} s.",
+            protect_content=True,
+            has_spoiler=True,
+        )
+        hw.deletions.schedule(message.chat.id, photo.message_id, seconds)
+        secret = await bot.send_message(
+            message.chat.id,
+            f"Or enter this key by hand: <code>{enrolment.secret}</code>\n"
+            "Then send the first 6-digit code it shows to finish.",
+            protect_content=True,
+        )
+        hw.deletions.schedule(message.chat.id, secret.message_id, seconds)
+    except (TelegramAPIError, TelegramNetworkError) as exc:
+        LOG.warning("enrolment QR could not be sent: %s", type(exc).__name__)
+        await send_text(bot, message.chat.id, "The QR code could not be sent; try again.")
+        return
     await state.set_state(TwoFactor.confirming_enrolment)
     wait = timedelta(seconds=max(hw.telegram.challenge_seconds, seconds))
     await state.set_data({"deadline": (hw.clock.now() + wait).isoformat()})
