@@ -17,6 +17,7 @@ from hostwarden.core.clock import ManualClock
 from hostwarden.core.identity import Role
 from hostwarden.core.service import AccessCore
 from hostwarden.core.settings import AccessSettings, TotpSettings
+from hostwarden.storage.base import Store
 from hostwarden.storage.memory import MemoryStore
 from hostwarden.web.actions import web_policy
 from hostwarden.web.app import create_app
@@ -82,10 +83,11 @@ class Console:
 
 
 async def make_console(
-    clock: ManualClock, settings: Settings | None = None
+    clock: ManualClock, settings: Settings | None = None, store: Store | None = None
 ) -> tuple[Console, AccessCore]:
+    """The console over ``store`` (a memory store by default), an admin with 2FA and a user."""
     settings = settings or web_settings()
-    core = AccessCore(MemoryStore(), settings.core(), clock, web_policy())
+    core = AccessCore(store or MemoryStore(), settings.core(), clock, web_policy())
     await core.start()
     admin = await core.accounts.register(ADMIN, ADMIN_PASSWORD, frozenset({Role.ADMIN, Role.USER}))
     await core.accounts.register(USER, USER_PASSWORD)

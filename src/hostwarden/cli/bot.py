@@ -175,16 +175,29 @@ def run_web(
     host: Annotated[str | None, typer.Option("--host", help="Overrides web.host.")] = None,
     port: Annotated[int | None, typer.Option("--port", help="Overrides web.port.")] = None,
 ) -> None:
-    """Run the web admin console (default http(s)://127.0.0.1:8080) until Ctrl-C or SIGTERM."""
+    """Run the web admin console (default http(s)://127.0.0.1:8080) until Ctrl-C or SIGTERM.
+
+    ``--host`` and ``--port`` are checked like the config's values (plain HTTP stays on
+    loopback), and the port is bound before the core opens: a refusal is one line, exit 2.
+    """
     from hostwarden.bot.actions import bot_policy
     from hostwarden.web.actions import web_policy
-    from hostwarden.web.server import make_server, serve_until
+    from hostwarden.web.server import listen, make_server, serve_until
 
     settings = settings_for(config, allow_insecure_config)
+    try:
+        web = settings.web.listening_on(host, port)
+        sock = listen(web.host, web.port)
+    except HostwardenError as exc:
+        fail(str(exc))
+    settings = settings.model_copy(update={"web": web})
 
     async def serve(core: AccessCore, stop: asyncio.Event) -> None:
-        server = make_server(core, settings, host, port)
-        out.print(f"console on {server.config.host}:{server.config.port}", markup=False)
-        await serve_until(server, stop)
+        server = make_server(core, settings)
+        out.print(f"console on {web.host}:{sock.getsockname()[1]}", markup=False)
+        await serve_until(server, stop, sock)
 
-    run_front_end(settings, database, web_policy(bot_policy()), ("uvicorn",), serve)
+    try:
+        run_front_end(settings, database, web_policy(bot_policy()), ("uvicorn",), serve)
+    finally:
+        sock.close()

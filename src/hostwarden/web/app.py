@@ -21,6 +21,8 @@ from hostwarden.errors import ConfigError
 from hostwarden.web import auth, pages, users
 from hostwarden.web.actions import ACCOUNT
 from hostwarden.web.console import Console, Denied
+from hostwarden.web.forms import MESSAGES, RequestLimits
+from hostwarden.web.proxy import ProxyHeaders
 from hostwarden.web.security import SecurityHeaders
 
 STATIC = Path(__file__).parent / "static"
@@ -34,7 +36,7 @@ async def denied(request: Request, exc: Exception) -> Response:
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     console: Console = request.app.state.console
-    message = "Not found." if exc.status_code == 404 else "That request was not understood."
+    message = {404: "Not found.", **MESSAGES}.get(exc.status_code, MESSAGES[400])
     return console.page(
         request, "error.html", None, exc.status_code, status=exc.status_code, message=message
     )
@@ -78,9 +80,15 @@ def create_app(core: AccessCore, settings: Settings) -> Starlette:
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(SecurityHeaders, hsts=not settings.web.plain_http)],
+        middleware=[
+            Middleware(SecurityHeaders, hsts=not settings.web.plain_http),
+            Middleware(ProxyHeaders, settings=settings.web),  # before anything reads the client
+            Middleware(RequestLimits),  # before any handler reads a body
+        ],
         exception_handlers={Denied: denied, HTTPException: http_error, 500: server_error},
     )
+    # No "/users/" -> "/users" redirects: Starlette builds them absolute, from the Host header.
+    app.router.redirect_slashes = False
     console = Console(core, settings.web)
     # masked_ref's output is already escaped: mark it so that autoescape does not double it.
     console.templates.env.filters["ref"] = lambda ref: Markup(masked_ref(str(ref))) if ref else ""  # noqa: S704

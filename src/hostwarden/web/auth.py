@@ -36,12 +36,11 @@ async def login_page(request: Request) -> Response:
 
 async def login(request: Request) -> Response:
     console: Console = request.app.state.console
-    form = await request.form()
-    await console.check_csrf(request, form, None)
+    form = await console.form(request, None)
     username = str(form.get("username") or "")[:200]
     password = str(form.get("password") or "")[:1000]
     result = await console.core.accounts.login(
-        username, password, client_ip(request, console.settings), user_agent(request)
+        username, password, client_ip(request), user_agent(request)
     )
     if not result.ok or result.session is None or result.user is None:
         # The same page and words for an unknown user, a wrong password and a locked account.
@@ -70,8 +69,7 @@ async def code_page(request: Request) -> Response:
 async def submit_code(request: Request) -> Response:
     console: Console = request.app.state.console
     viewer = await console.logged_in(request)
-    form = await request.form()
-    await console.check_csrf(request, form, viewer)
+    form = await console.form(request, viewer)
     code = str(form.get("code") or "").strip()[:40]
     next_path = local_path(str(form.get("next") or ""))
     recovery = "-" in code
@@ -107,8 +105,7 @@ async def enrol_page(request: Request) -> Response:
 async def confirm_enrolment(request: Request) -> Response:
     console: Console = request.app.state.console
     viewer = await console.logged_in(request)
-    form = await request.form()
-    await console.check_csrf(request, form, viewer)
+    form = await console.form(request, viewer)
     try:
         codes = await console.core.totp.confirm_enrolment(viewer.user, str(form.get("code") or ""))
     except HostwardenError as exc:
@@ -126,8 +123,7 @@ async def logout(request: Request) -> Response:
     console: Console = request.app.state.console
     viewer = await console.viewer(request)
     if viewer is not None:
-        form = await request.form()
-        await console.check_csrf(request, form, viewer)
+        await console.form(request, viewer)
         await console.core.accounts.logout(viewer.token, viewer.ref)
     response = redirect("/login")
     console.clear_session(response)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import re
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import quote
 
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
@@ -15,6 +17,7 @@ from hostwarden.core.guard import Verdict
 from hostwarden.core.qr import qr_png
 from hostwarden.core.service import AccessCore
 from hostwarden.core.totp import Enrolment
+from hostwarden.web.forms import read_form
 from hostwarden.web.security import CsrfSigner
 from hostwarden.web.settings import WebSettings
 from hostwarden.web.viewer import Viewer, client_ip, user_agent
@@ -23,6 +26,8 @@ TEMPLATES = Path(__file__).parent / "templates"
 
 
 _UNSET = object()
+# What this console ever issues: token_urlsafe(32) for sessions and pre-login bindings.
+_COOKIE_VALUE = re.compile(r"[A-Za-z0-9_-]{20,128}")
 
 
 class Denied(Exception):
@@ -70,8 +75,8 @@ class Console:
         )  # fmt: skip
 
     def csrf_binding(self, request: Request) -> str:
-        """The pre-login CSRF binding from its cookie ('' if none)."""
-        return request.cookies.get(self.settings.csrf_cookie_name, "")
+        """The pre-login CSRF binding from its cookie ('' if none or not one this site issues)."""
+        return _issued(request.cookies.get(self.settings.csrf_cookie_name, ""))
 
     def set_csrf_binding(self, response: Response, binding: str) -> None:
         response.set_cookie(
@@ -86,8 +91,8 @@ class Console:
         cached = getattr(request.state, "viewer", _UNSET)
         if cached is not _UNSET:
             return cast(Viewer | None, cached)
-        token = request.cookies.get(self.settings.cookie_name, "")
-        ip, agent = client_ip(request, self.settings), user_agent(request)
+        token = _issued(request.cookies.get(self.settings.cookie_name, ""))
+        ip, agent = client_ip(request), user_agent(request)
         found: Viewer | None = None
         record = await self.core.sessions.validate(token, ip, agent) if token else None
         if record is not None:
@@ -132,6 +137,15 @@ class Console:
         raise Denied(self.page(request, "error.html", viewer, 403, status=403,
                                message=decision.reply or "Access denied."))  # fmt: skip
 
+    async def form(self, request: Request, viewer: Viewer | None) -> FormData:
+        """The posted form, once its CSRF token is checked; else raises :class:`Denied`.
+
+        Only a small URL-encoded body is read (:func:`hostwarden.web.forms.read_form`).
+        """
+        form = await read_form(request)
+        await self.check_csrf(request, form, viewer)
+        return form
+
     async def check_csrf(self, request: Request, form: Any, viewer: Viewer | None) -> None:
         """Refuse a POST whose token does not match this session (or pre-login cookie)."""
         binding = viewer.session.token_hash if viewer else self.csrf_binding(request)
@@ -173,3 +187,8 @@ class Console:
             },
             status_code=status_code,
         )
+
+
+def _issued(value: str) -> str:
+    """``value`` if it looks like a token this console issued, else ''."""
+    return value if _COOKIE_VALUE.fullmatch(value) else ""

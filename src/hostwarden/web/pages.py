@@ -167,8 +167,7 @@ async def blocks(request: Request) -> Response:
 async def unblock(request: Request) -> Response:
     console: Console = request.app.state.console
     viewer = await console.require(request, "admin.blocks")
-    form = await request.form()
-    await console.check_csrf(request, form, viewer)
+    form = await console.form(request, viewer)
     ref = str(form.get("ref") or "")
     for block in await console.core.lockout.list_blocks():
         if console.signer.token_for("block:" + block.key)[:24] == ref:
@@ -201,8 +200,7 @@ async def _may(console: Console, viewer: Any, action: str) -> bool:
 async def revoke(request: Request) -> Response:
     console: Console = request.app.state.console
     viewer = await console.require(request, ACCOUNT)
-    form = await request.form()
-    await console.check_csrf(request, form, viewer)
+    form = await console.form(request, viewer)
     handle = str(form.get("handle") or "")[:64]
     everyone = viewer.is_admin and await _may(console, viewer, "admin.sessions")
     only = None if everyone else viewer.user.id
@@ -249,7 +247,6 @@ async def account(request: Request) -> Response:
 async def new_recovery_codes(request: Request) -> Response:
     console: Console = request.app.state.console
     viewer = await console.require(request, FACTORS)
-    form = await request.form()
-    await console.check_csrf(request, form, viewer)
+    await console.form(request, viewer)
     codes = await console.core.totp.new_recovery_codes(viewer.user)
     return console.page(request, "codes.html", viewer, codes=codes, next="/account", for_user=None)

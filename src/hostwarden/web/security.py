@@ -2,7 +2,9 @@
 
 CSRF tokens are HMACs: of the session's stored hash once logged in (so a token is worth nothing
 in another session), or of a random pre-login cookie on the login forms. Forms carry the token in
-a hidden ``csrf`` field; every POST is checked before its handler runs.
+a hidden ``csrf`` field; every POST is checked before its handler acts. The body carrying it is
+URL-encoded and at most 64 KiB (:mod:`hostwarden.web.forms`), so nothing is spooled or parsed
+as multipart before the check.
 """
 
 from __future__ import annotations
@@ -60,15 +62,20 @@ class CsrfSigner:
         self._key = key or secrets.token_bytes(32)
 
     def token_for(self, binding: str) -> str:
-        return hmac.new(self._key, binding.encode(), hashlib.sha256).hexdigest()
+        """The token for forms bound to ``binding`` (64 hex digits)."""
+        return hmac.new(self._key, binding.encode("utf-8", "replace"), hashlib.sha256).hexdigest()
 
     def valid(self, binding: str, token: str | None) -> bool:
-        return (
-            bool(binding)
-            and bool(token)
-            and hmac.compare_digest(self.token_for(binding), token or "")
-        )
+        """Whether ``token`` is the one for ``binding``; any odd token is simply ``False``.
+
+        The comparison is on bytes: ``hmac.compare_digest`` raises on non-ASCII ``str``.
+        """
+        if not binding or not token or len(token) != 64 or not token.isascii():
+            return False
+        expected = self.token_for(binding).encode("ascii")
+        return hmac.compare_digest(expected, token.encode("ascii"))
 
     @staticmethod
     def new_binding() -> str:
+        """A random pre-login binding (43 URL-safe characters) for the login forms' cookie."""
         return secrets.token_urlsafe(32)

@@ -56,8 +56,7 @@ async def users_page(request: Request) -> Response:
 async def add_user(request: Request) -> Response:
     console: Console = request.app.state.console
     viewer = await console.require(request, ACTION)
-    form = await request.form()
-    await console.check_csrf(request, form, viewer)
+    form = await console.form(request, viewer)
     username = str(form.get("username") or "").strip()[:64]
     try:
         await console.core.accounts.register(
@@ -92,8 +91,7 @@ async def user_page(request: Request) -> Response:
 async def user_action(request: Request) -> Response:
     console: Console = request.app.state.console
     viewer = await console.require(request, ACTION)
-    form = await request.form()
-    await console.check_csrf(request, form, viewer)
+    form = await console.form(request, viewer)
     name, op = await _target(console, request), request.path_params["op"]
     core, who = console.core, viewer.ref
     back = f"/users/{quote(name)}"

@@ -8,7 +8,6 @@ from starlette.requests import Request
 
 from hostwarden.core.identity import Actor, Role, User
 from hostwarden.storage.base import SessionRecord
-from hostwarden.web.settings import WebSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,15 +38,16 @@ class Viewer:
         )
 
 
-def client_ip(request: Request, settings: WebSettings) -> str | None:
-    """The client's address; X-Forwarded-For is believed only behind a configured proxy."""
-    if settings.trusted_proxy:
-        forwarded = request.headers.get("x-forwarded-for", "")
-        first = forwarded.split(",", 1)[0].strip()
-        if first:
-            return first[:64]
-    return request.client.host if request.client else None
+def client_ip(request: Request) -> str | None:
+    """The client's address.
+
+    Behind a trusted proxy :class:`hostwarden.web.proxy.ProxyHeaders` has already put the
+    address the proxy saw in the scope; a client's own ``X-Forwarded-For`` is never read here.
+    """
+    return request.client.host[:64] if request.client else None
 
 
 def user_agent(request: Request) -> str:
-    return request.headers.get("user-agent", "")[:300]
+    """The browser's User-Agent: printable characters only, at most 300 (sessions bind to it)."""
+    agent = request.headers.get("user-agent", "")[:300]
+    return agent if agent.isprintable() else "".join(c for c in agent if c.isprintable())
