@@ -61,6 +61,7 @@ lockout:
 alerts:
   suppress_seconds: 300       # at most one alert per user this often
   digest_above_per_minute: 20 # beyond this, alerts fold into one digest a minute
+  give_up_seconds: 86400      # a recipient failing this long after an alert stops getting it
 
 sessions:
   idle_seconds: 1800

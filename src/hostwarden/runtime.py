@@ -14,16 +14,21 @@ from hostwarden.containers.redact import mask_secrets
 from hostwarden.core.clock import Clock
 from hostwarden.core.policy import Policy
 from hostwarden.core.service import AccessCore
+from hostwarden.errors import scrub
 from hostwarden.storage.sql import SqlStore
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line; audit records are already JSON and pass through unchanged."""
+    """One JSON object per line; audit records are already JSON and pass through as they are.
+
+    Secrets remembered by :func:`hostwarden.errors.remember_secrets` (the loaded settings') are
+    masked in every line, audit lines included.
+    """
 
     def format(self, record: logging.LogRecord) -> str:
         message = record.getMessage()
         if record.name == "hostwarden.audit":
-            return message
+            return scrub(message)
         if record.exc_info and record.levelno >= logging.ERROR:
             message += f" ({record.exc_info[0].__name__ if record.exc_info[0] else 'error'})"
         payload = {
@@ -31,7 +36,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             # Libraries may print URLs with the bot token or credentials in them.
-            "msg": mask_secrets(message),
+            "msg": mask_secrets(scrub(message)),
         }
         return json.dumps(payload, ensure_ascii=False)
 

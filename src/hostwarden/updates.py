@@ -14,6 +14,7 @@ from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict, Field
 
 from hostwarden import __version__
+from hostwarden.core.settings import MAX_URL_LENGTH
 from hostwarden.errors import Unavailable
 
 DEFAULT_FEED = "https://api.github.com/repos/hostwarden/hostwarden/releases/latest"
@@ -24,8 +25,8 @@ class UpdateSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    release_feed_url: str = DEFAULT_FEED
-    timeout_seconds: float = Field(10, gt=0, le=120)
+    release_feed_url: str = Field(DEFAULT_FEED, min_length=1, max_length=MAX_URL_LENGTH)
+    timeout_seconds: float = Field(10, gt=0, le=120, description="at most 120 s")
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ import typer
 
 from hostwarden import __version__
 from hostwarden.cli import admin, bot, totp, users
-from hostwarden.cli.common import DatabaseOption, err, fail, out
+from hostwarden.cli.common import DatabaseOption, err, fail, one_line, out, unexpected
 from hostwarden.configfile import write_config
 from hostwarden.errors import HostwardenError
 
@@ -96,11 +96,11 @@ def main() -> None:
     try:
         app()
     except HostwardenError as exc:
-        err.print(f"error: {exc}", markup=False)
+        err.print(f"error: {one_line(str(exc))}", markup=False)
         sys.exit(2)
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
     except Exception as exc:  # the last guard; commands handle their expected errors
-        err.print(f"error: unexpected {type(exc).__name__}: {str(exc)[:200]}", markup=False)
+        err.print(f"error: {unexpected(exc)}", markup=False)  # secrets masked
         sys.exit(2)

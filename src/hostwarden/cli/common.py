@@ -17,8 +17,9 @@ from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 
 from hostwarden.config import Settings, default_config_path, load_settings
+from hostwarden.containers.redact import mask_secrets
 from hostwarden.core.service import AccessCore
-from hostwarden.errors import ConfigError, HostwardenError
+from hostwarden.errors import ConfigError, HostwardenError, remember_secrets, scrub, url_password
 from hostwarden.runtime import configure_logging, open_core
 
 T = TypeVar("T")
@@ -51,9 +52,26 @@ def add_row(table: Table, *values: object) -> None:
     table.add_row(*(Text(str(value)) for value in values))
 
 
+def one_line(text: str, limit: int = 1000) -> str:
+    """``text`` on one line, without the secrets of the loaded settings, at most ``limit`` long.
+
+    The secrets go before the cut, so that no part of one survives it.
+    """
+    return " ".join(scrub(text).split())[:limit]
+
+
+def unexpected(exc: BaseException) -> str:
+    """The line printed for an error nobody expected: its type and its masked message.
+
+    Library messages may carry credentials (aiogram puts ``/bot<TOKEN>/`` in its URLs): the
+    loaded settings' secrets and anything shaped like a token or a URL password are masked.
+    """
+    return f"unexpected {type(exc).__name__}: {one_line(mask_secrets(scrub(str(exc))), 200)}"
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
-    """Print one line to stderr and exit."""
-    err.print(f"error: {message}", markup=False)
+    """Print one line to stderr (secrets masked) and exit."""
+    err.print(f"error: {one_line(message)}", markup=False)
     raise typer.Exit(code)
 
 
@@ -66,13 +84,18 @@ def guarded(function: Callable[..., T], *args: object) -> T:
 
 
 def settings_for(config: Path | None, allow_insecure: bool = False) -> Settings:
-    """Load settings; a bad config prints one line per problem."""
+    """Load settings; a bad config prints one line per problem.
+
+    The loaded settings' secrets are remembered, so no later message or log line shows them.
+    """
     try:
-        return load_settings(config or default_config_path(), allow_insecure)
+        settings = load_settings(config or default_config_path(), allow_insecure)
     except ConfigError as exc:
         for problem in exc.problems:
-            err.print(f"error: {problem}", markup=False)
+            err.print(f"error: {one_line(problem)}", markup=False)
         raise typer.Exit(2) from None
+    remember_secrets(settings.secret_values())
+    return settings
 
 
 def cli_actor() -> str:
@@ -91,6 +114,9 @@ def run_with_core(
 ) -> T:
     """Open the core, run ``action``, close; errors become one line and exit status 2."""
     settings = settings_for(config, allow_insecure)
+    password = url_password(database) if database else None
+    if password:
+        remember_secrets([*settings.secret_values(), password])
     configure_logging(sys.stderr, logging.WARNING)
 
     async def main() -> T:
@@ -102,7 +128,8 @@ def run_with_core(
     except HostwardenError as exc:
         fail(str(exc))
     except SQLAlchemyError as exc:
-        fail(f"database error: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+        message = mask_secrets(scrub(str(exc))).splitlines()
+        fail(f"database error: {type(exc).__name__}: {message[0][:200] if message else ''}")
     except OSError as exc:
         fail(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
 

@@ -12,6 +12,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hostwarden.core.settings import DAY_SECONDS
+
 
 class MonitorSettings(BaseModel):
     """What the background monitor watches and where its lines are."""
@@ -19,13 +21,13 @@ class MonitorSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = True
-    interval_seconds: int = Field(60, ge=5)
+    interval_seconds: int = Field(60, ge=5, le=DAY_SECONDS, description="5 seconds to 1 day")
     cpu_percent: float = Field(90, gt=0, le=100)
     memory_percent: float = Field(90, gt=0, le=100)
     disk_percent: float = Field(90, gt=0, le=100)
-    temperature_celsius: float = Field(85, gt=0)
+    temperature_celsius: float = Field(85, gt=0, le=200, description="above 0 up to 200")
     hysteresis: float = Field(
-        5, ge=0, description="how far below a line a value must fall to re-arm"
+        5, ge=0, le=100, description="how far below a line a value must fall to re-arm (0-100)"
     )
     watch_containers: bool = True
 
