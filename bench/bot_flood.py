@@ -27,6 +27,7 @@ from hostwarden.core.clock import ManualClock
 
 
 class CountingChat:
+    name = "telegram:1"
     messages = 0
 
     async def send(self, text: str) -> None:

@@ -28,6 +28,7 @@ def rss_mib() -> float:
 
 
 class NullChat:
+    name = "telegram:1"
     sent = 0
 
     async def send(self, text: str) -> None:

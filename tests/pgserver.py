@@ -53,8 +53,21 @@ class PgServer:
             shutil.chown(self.dir, "postgres", "postgres")
         data = str(self.dir / "data")
         self._run(initdb, "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        self.resume()
+
+    def resume(self) -> None:
+        """Start the initialised server (again, after :meth:`pause`), waiting until it answers."""
+        pg_ctl = find_bin("pg_ctl")
+        assert pg_ctl is not None
+        data = str(self.dir / "data")
         options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
         self._run(pg_ctl, "-D", data, "-o", options, "-l", str(self.dir / "log"), "-w", "start")
+
+    def pause(self) -> None:
+        """Stop the server, keeping its data, as an outage would (``-m fast``: clients cut off)."""
+        pg_ctl = find_bin("pg_ctl")
+        assert pg_ctl is not None
+        self._run(pg_ctl, "-D", str(self.dir / "data"), "-m", "fast", "-w", "stop")
 
     def stop(self) -> None:
         pg_ctl = find_bin("pg_ctl")

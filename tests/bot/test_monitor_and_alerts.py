@@ -5,19 +5,36 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from aiogram import Bot
 from aiogram.exceptions import TelegramNetworkError
-from aiogram.methods import GetMe
+from aiogram.methods import GetMe, TelegramMethod
 from aiohttp import web
 from packaging.version import Version
+from pydantic import SecretStr
 
+from hostwarden.bot.actions import bot_policy
+from hostwarden.bot.app import BotApp, notifiers_for
 from hostwarden.bot.notifiers import AppriseNotifier
+from hostwarden.config import TelegramSettings
 from hostwarden.core.alerts import Alert
+from hostwarden.core.audit import Kind
 from hostwarden.core.clock import ManualClock
+from hostwarden.core.service import AccessCore
 from hostwarden.host.metrics import HostReader
 from hostwarden.host.monitor import HostMonitor
 from hostwarden.host.thresholds import Crossing, MonitorSettings, ThresholdMonitor
+from hostwarden.storage.base import AuditQuery
+from hostwarden.storage.memory import MemoryStore
 from hostwarden.updates import UpdateSettings, newest_release
-from tests.bot.conftest import STRANGER_ID, USER_ID, Harness, bot_settings, make_harness
+from tests.bot.conftest import (
+    ADMIN_CHAT,
+    STRANGER_ID,
+    USER_ID,
+    Harness,
+    bot_settings,
+    make_harness,
+)
+from tests.bot.fakes import TOKEN, RecordingSession, make_bot, message_update
 from tests.doubles import ReleaseFeed, serving
 
 
@@ -106,7 +123,8 @@ async def test_apprise_targets_get_the_same_alert() -> None:
     await site.start()
     port = runner.addresses[0][1]
     try:
-        notifier = AppriseNotifier([f"json://127.0.0.1:{port}/hook"])
+        notifier = AppriseNotifier(f"json://127.0.0.1:{port}/hook", 1)
+        assert notifier.name == "apprise:1"  # never the URL, which may hold a secret
         from datetime import UTC, datetime
 
         text = Alert(
@@ -118,3 +136,64 @@ async def test_apprise_targets_get_the_same_alert() -> None:
     [body] = received
     assert "Unauthorized access attempt" in body["message"]
     assert str(STRANGER_ID) not in body["message"]
+
+
+MISSING_CHAT = 987_654_321
+
+
+class ChatNotFound(RecordingSession):
+    """Telegram as it answers for a chat the bot cannot write to (left, blocked, mistyped)."""
+
+    def __init__(self, missing: int) -> None:
+        super().__init__()
+        self.missing = missing
+        self.refused = 0
+
+    async def make_request(
+        self,
+        bot: Bot,
+        method: TelegramMethod[Any],
+        timeout: int | None = None,  # noqa: ASYNC109 - aiogram's signature
+    ) -> Any:
+        if getattr(method, "chat_id", None) != self.missing:
+            return await super().make_request(bot, method, timeout)
+        self.refused += 1
+        answer = {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"}
+        return self.check_response(bot, method, 400, json.dumps(answer)).result
+
+
+def test_each_admin_chat_and_apprise_target_is_its_own_recipient() -> None:
+    telegram = TelegramSettings(
+        token=SecretStr(TOKEN),
+        admin_chat_ids=[ADMIN_CHAT, MISSING_CHAT, ADMIN_CHAT],
+        apprise_urls=[SecretStr("json://127.0.0.1:9/a"), SecretStr("json://user:pw@127.0.0.1:9/b")],
+    )
+    names = [n.name for n in notifiers_for(make_bot(RecordingSession()), telegram)]
+    assert names == [f"telegram:{ADMIN_CHAT}", f"telegram:{MISSING_CHAT}", "apprise:1", "apprise:2"]
+
+
+async def test_a_chat_not_found_does_not_repeat_alerts_to_the_valid_chat(
+    clock: ManualClock,
+) -> None:
+    telegram = TelegramSettings(token=SecretStr(TOKEN), admin_chat_ids=[MISSING_CHAT, ADMIN_CHAT])
+    settings = bot_settings(telegram=telegram)
+    core = AccessCore(MemoryStore(), settings.core(), clock, bot_policy())
+    await core.start()
+    session = ChatNotFound(MISSING_CHAT)
+    app = BotApp(settings, core, bot=make_bot(session))
+    for stranger in (STRANGER_ID, STRANGER_ID + 1, STRANGER_ID + 2):
+        await app.dispatcher.feed_update(app.bot, message_update(stranger, "/start"))
+    for _ in range(26 * 60):  # a day and more, delivering every simulated minute
+        await app.deliver_alerts()
+        clock.advance(60)
+    texts = session.texts(ADMIN_CHAT)
+    assert len(texts) == len(set(texts)) == 3
+    assert all("Unauthorized access attempt" in t for t in texts)
+    gave_up = await core.audit.query(AuditQuery(kind=Kind.ALERT_UNDELIVERABLE))
+    assert len(gave_up) == 3 and 3 * 20 < session.refused < 3 * 40
+    refused = session.refused
+    for _ in range(120):
+        await app.deliver_alerts()
+        clock.advance(60)
+    assert session.refused == refused and len(session.texts(ADMIN_CHAT)) == 3
+    await core.close()

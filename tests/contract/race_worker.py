@@ -1,4 +1,4 @@
-"""Runs in a child process: hammers one account through a core of its own."""
+"""Runs in a child process: hammers one account (or one stranger) through a core of its own."""
 
 from __future__ import annotations
 
@@ -11,12 +11,16 @@ from pydantic import SecretStr
 from hostwarden.core.clock import ManualClock
 from hostwarden.core.identity import Actor
 from hostwarden.core.service import AccessCore, CoreSettings
-from hostwarden.core.settings import LockoutSettings, TotpSettings
+from hostwarden.core.settings import AccessSettings, LockoutSettings, TotpSettings
 from hostwarden.storage.sql import SqlStore
+
+MAX_ATTEMPTS = 3
+RATE_LIMIT = 20
 
 
 def settings(key: str) -> CoreSettings:
     return CoreSettings(
+        access=AccessSettings(max_attempts=MAX_ATTEMPTS, rate_limit=RATE_LIMIT),
         lockout=LockoutSettings(password_max_failures=5, totp_max_failures=5),
         totp=TotpSettings(encryption_key=SecretStr(key)),
     )
@@ -37,6 +41,12 @@ async def _attack(
                 *(core.accounts.login("victim", value, "203.0.113.9", "bot") for _ in range(tries))
             )
             return [f"{r.ok}:{r.message}" for r in results]
+        if mode in ("stranger", "rate"):  # value: the Telegram ID of a stranger or of the user
+            actor = Actor(telegram_id=int(value))
+            decisions = await asyncio.gather(
+                *(core.guard.decide(actor, "host.view") for _ in range(tries))
+            )
+            return [f"{d.verdict.value}:{d.reason}" for d in decisions]
         actor = Actor(telegram_id=user.telegram_ids[0])
         outcomes = await asyncio.gather(
             *(core.guard.submit_totp(actor, value) for _ in range(tries))

@@ -18,9 +18,11 @@ from hostwarden.core.identity import Role
 from hostwarden.core.secretbox import generate_key
 from hostwarden.core.service import AccessCore
 from hostwarden.storage.base import AuditQuery
-from tests.contract.race_worker import attack, settings
+from tests.contract.race_worker import MAX_ATTEMPTS, RATE_LIMIT, attack, settings
 
 PW = "correct horse battery"
+VICTIM_TELEGRAM_ID = 4242
+STRANGER_TELEGRAM_ID = 666_000_111
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -33,7 +35,9 @@ async def prepared(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
     clock = ManualClock()
     core = AccessCore(store, settings(key), clock)
     await core.start()
-    user = await core.accounts.register("victim", PW, frozenset({Role.ADMIN}), (4242,))
+    user = await core.accounts.register(
+        "victim", PW, frozenset({Role.ADMIN}), (VICTIM_TELEGRAM_ID,)
+    )
     secret = (await core.totp.begin_enrolment(user)).secret
     totp = pyotp.TOTP(secret)
     await core.totp.confirm_enrolment(user, totp.at(clock.now()))
@@ -84,3 +88,28 @@ async def test_a_valid_code_is_accepted_exactly_once(prepared: Any) -> None:
     assert Counter(results)["accepted"] == 1
     assert await events(core, Kind.TOTP_SUCCEEDED) == before + 1
     assert await events(core, Kind.TOTP_REPLAYED) + await events(core, Kind.TOTP_REFUSED) == 19
+
+
+async def test_a_stranger_is_counted_exactly_max_attempts_times_then_blocked_once(
+    prepared: Any,
+) -> None:
+    core, url, key, clock, _ = prepared
+    results = race(url, key, clock, "stranger", str(STRANGER_TELEGRAM_ID), 100)
+    assert len(results) == 200
+    tally = Counter(results)
+    assert tally["drop:blocked now"] == 1
+    assert tally["drop:unknown"] == MAX_ATTEMPTS - 1
+    assert tally["drop:blocked"] == 200 - MAX_ATTEMPTS
+    assert await events(core, Kind.ACCESS_UNKNOWN) == MAX_ATTEMPTS
+    [created] = await core.audit.query(AuditQuery(kind=Kind.BLOCK_CREATED))
+    assert created.subject == f"tg:{STRANGER_TELEGRAM_ID}"
+    assert [b.key for b in await core.lockout.list_blocks()] == [created.subject]
+
+
+async def test_a_known_user_gets_exactly_rate_limit_requests_in_a_window(prepared: Any) -> None:
+    core, url, key, clock, _ = prepared
+    results = race(url, key, clock, "rate", str(VICTIM_TELEGRAM_ID), 100)
+    tally = Counter(results)
+    assert tally == {"allow:allowed": RATE_LIMIT, "drop:rate": 200 - RATE_LIMIT}
+    assert await events(core, Kind.ACCESS_THROTTLED) == 1  # once per window, not per request
+    assert await core.lockout.list_blocks() == []  # slowed, never blocked

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,6 +15,8 @@ from hostwarden.storage.base import (
     AuditQuery,
     Block,
     CounterRule,
+    Delivery,
+    Outcome,
     SessionRecord,
     TotpFactor,
 )
@@ -71,7 +74,7 @@ class TestCounters:
         assert third.newly_blocked and third.count == 3
         assert third.blocked_until == at(2 + 60)
         refused = await store.counters.hit("tg:1", at(3), RULE)
-        assert not refused.counted and refused.blocked
+        assert not refused.counted and refused.blocked and refused.event is None
         block = await store.blocks.active(("ip:x", "tg:1"), at(3))
         assert block is not None and block.key == "tg:1"
         assert await store.blocks.active(("tg:1",), at(63)) is None
@@ -111,17 +114,42 @@ class TestCounters:
         assert await store.counters.prune(at(700), 600, 86400) == 1  # b went quiet; c did not
         assert await store.counters.size() == 1
 
+    async def test_a_new_block_is_stored_with_its_event(self, store: Any) -> None:
+        results = [await store.counters.hit("tg:7", at(n), RULE) for n in range(3)]
+        assert [r.event for r in results[:2]] == [None, None]
+        event = results[2].event
+        assert event is not None and event.id > 0
+        assert (event.kind, event.subject, event.at) == ("block.created", "tg:7", at(2))
+        assert event.detail == {"until": at(62).isoformat(), "level": 1}
+        assert await store.audit.query(AuditQuery(kind="block.created")) == [event]
+
+
+def _event(kind: str, subject: str, n: int) -> AuditEvent:
+    return AuditEvent(kind, at(n), "user:admin", subject, {"n": n})
+
 
 class TestBlocks:
     async def test_put_list_remove(self, store: Any) -> None:
-        await store.blocks.put(Block("tg:5", None, "by hand", 0, at(0)))
-        await store.blocks.put(Block("ip:1.2.3.4", at(30), "auto", 1, at(1)))
+        made = await store.blocks.put(
+            Block("tg:5", None, "by hand", 0, at(0)), _event("block.created", "tg:5", 0)
+        )
+        assert made.id > 0 and made.subject == "tg:5"
+        await store.blocks.put(
+            Block("ip:1.2.3.4", at(30), "auto", 1, at(1)), _event("block.created", "ip:1.2.3.4", 1)
+        )
         keys = [b.key for b in await store.blocks.list(at(10))]
         assert keys == ["tg:5", "ip:1.2.3.4"]
         assert [b.key for b in await store.blocks.list(at(40))] == ["tg:5"]
-        assert await store.blocks.remove("tg:5")
-        assert not await store.blocks.remove("tg:5")
+        lifted = await store.blocks.remove("tg:5", _event("block.lifted", "tg:5", 2))
+        assert lifted is not None and lifted.id > made.id
+        assert await store.blocks.remove("tg:5", _event("block.lifted", "tg:5", 3)) is None
         assert await store.blocks.active(("tg:5",), at(40)) is None
+        stored = await store.audit.query(AuditQuery())
+        assert [(e.kind, e.detail["n"]) for e in stored] == [
+            ("block.lifted", 2),
+            ("block.created", 1),
+            ("block.created", 0),
+        ]
 
 
 class TestSessions:
@@ -201,16 +229,77 @@ class TestAudit:
 
 
 class TestOutbox:
-    async def test_put_due_retry_ack(self, store: Any) -> None:
+    async def test_due_lists_messages_oldest_first_up_to_the_limit(self, store: Any) -> None:
         await store.outbox.put("one", at(0))
         await store.outbox.put("two", at(1))
+        assert [m.text for m in await store.outbox.due(at(0), 10)] == ["one"]
         due = await store.outbox.due(at(1), 10)
-        assert [m.text for m in due] == ["one", "two"]
-        await store.outbox.retry(due[0].id, at(60))
-        await store.outbox.ack(due[1].id)
-        assert await store.outbox.due(at(59), 10) == []
-        later = await store.outbox.due(at(60), 10)
-        assert [(m.text, m.attempts) for m in later] == [("one", 1)]
+        assert [(m.text, m.deliveries) for m in due] == [("one", ()), ("two", ())]
+        assert [m.text for m in await store.outbox.due(at(1), 1)] == ["one"]
+
+    async def test_a_claim_counts_the_attempt_and_holds_off_until_its_retry(
+        self, store: Any
+    ) -> None:
+        await store.outbox.put("one", at(0))
+        [message] = await store.outbox.due(at(0), 10)
+        assert await store.outbox.claim(message.id, "telegram:1", at(0), at(30))
+        assert not await store.outbox.claim(message.id, "telegram:1", at(1), at(31))
+        assert await store.outbox.claim(message.id, "telegram:2", at(1), at(31))
+        assert not await store.outbox.settle(
+            message.id, "telegram:1", Outcome.FAILED, at(2), ["telegram:1", "telegram:2"]
+        )
+        assert await store.outbox.due(at(29), 10) == []  # both wait for their retry
+        [again] = await store.outbox.due(at(30), 10)
+        assert again.delivery("telegram:1") == Delivery("telegram:1", 1, at(30))
+        assert again.delivery("telegram:2") == Delivery("telegram:2", 1, at(31))
+        assert again.delivery("apprise:1") is None
+        assert await store.outbox.claim(message.id, "telegram:1", at(30), at(90))
+        [third] = await store.outbox.due(at(30), 10)
+        assert third.delivery("telegram:1") == Delivery("telegram:1", 2, at(90))
+        assert not await store.outbox.claim(message.id + 1000, "telegram:1", at(30), at(90))
+
+    async def test_each_recipient_settles_once_and_the_message_goes_when_all_have(
+        self, store: Any
+    ) -> None:
+        everyone = ["telegram:1", "apprise:1"]
+        await store.outbox.put("one", at(0))
+        [message] = await store.outbox.due(at(0), 10)
+        for name in everyone:
+            assert await store.outbox.claim(message.id, name, at(0), at(30))
+        settle = store.outbox.settle
+        assert await settle(message.id, "telegram:1", Outcome.DELIVERED, at(1), everyone)
+        assert not await settle(message.id, "telegram:1", Outcome.DELIVERED, at(2), everyone)
+        assert not await settle(message.id, "telegram:1", Outcome.GAVE_UP, at(2), everyone)
+        assert await store.outbox.due(at(29), 10) == []  # only apprise:1 is left, at 30
+        [left] = await store.outbox.due(at(30), 10)
+        assert left.delivery("telegram:1") == Delivery("telegram:1", 1, at(30), delivered_at=at(1))
+        assert not await store.outbox.claim(message.id, "telegram:1", at(30), at(90))
+        assert await store.outbox.claim(message.id, "apprise:1", at(30), at(90))
+        assert await settle(message.id, "apprise:1", Outcome.GAVE_UP, at(31), everyone)
+        assert await store.outbox.due(at(10**6), 10) == []
+        assert not await settle(message.id, "apprise:1", Outcome.GAVE_UP, at(32), everyone)
+        assert not await store.outbox.claim(message.id, "apprise:1", at(10**6), at(10**7))
+
+    async def test_untried_recipients_keep_a_message_and_unlisted_ones_do_not(
+        self, store: Any
+    ) -> None:
+        await store.outbox.put("one", at(0))
+        [message] = await store.outbox.due(at(0), 10)
+        assert await store.outbox.claim(message.id, "telegram:1", at(0), at(30))
+        await store.outbox.settle(
+            message.id, "telegram:1", Outcome.DELIVERED, at(0), ["telegram:1", "telegram:2"]
+        )
+        [still] = await store.outbox.due(at(0), 10)  # telegram:2 was never tried: due now
+        assert [d.recipient for d in still.deliveries] == ["telegram:1"]
+        # telegram:2 left the configuration: nobody the message waits for is left.
+        await store.outbox.settle(message.id, "telegram:1", Outcome.FAILED, at(1), ["telegram:1"])
+        assert await store.outbox.due(at(10**6), 10) == []
+
+    async def test_only_one_of_concurrent_claims_wins(self, store: Any) -> None:
+        await store.outbox.put("one", at(0))
+        [message] = await store.outbox.due(at(0), 10)
+        claims = [store.outbox.claim(message.id, "telegram:1", at(0), at(30)) for _ in range(8)]
+        assert sorted(await asyncio.gather(*claims)) == [False] * 7 + [True]
 
     async def test_fold_counts_into_one_bucket(self, store: Any) -> None:
         for _ in range(4):
@@ -219,3 +308,15 @@ class TestOutbox:
         assert await store.outbox.due(at(59), 10) == []
         due = await store.outbox.due(at(60), 10)
         assert sorted((m.bucket, m.count) for m in due) == [("m1|totp", 1), ("m1|unauthorized", 4)]
+
+    async def test_a_delivered_digest_frees_its_bucket(self, store: Any) -> None:
+        await store.outbox.fold("m1|totp", "totp", at(0), at(60))
+        [digest] = await store.outbox.due(at(60), 10)
+        assert await store.outbox.claim(digest.id, "telegram:1", at(60), at(90))
+        await store.outbox.settle(
+            digest.id, "telegram:1", Outcome.DELIVERED, at(60), ["telegram:1"]
+        )
+        assert await store.outbox.due(at(60), 10) == []
+        await store.outbox.fold("m1|totp", "totp", at(61), at(120))
+        [fresh] = await store.outbox.due(at(120), 10)
+        assert (fresh.count, fresh.deliveries) == (1, ())

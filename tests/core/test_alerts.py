@@ -12,6 +12,8 @@ from tests.conftest import fast_settings
 
 
 class Recorder:
+    name = "telegram:42"
+
     def __init__(self) -> None:
         self.sent: list[str] = []
         self.down = False

@@ -67,6 +67,8 @@ async def test_maintenance_runs_until_stopped(core: AccessCore, clock: ManualClo
 
 async def test_failed_delivery_is_audited_as_an_error(core: AccessCore) -> None:
     class Down:
+        name = "telegram:123456789"
+
         async def send(self, text: str) -> None:
             raise ConnectionError
 
@@ -74,3 +76,4 @@ async def test_failed_delivery_is_audited_as_an_error(core: AccessCore) -> None:
     assert await core.dispatcher([Down()]).deliver_due() == 0
     errors = await core.audit.query(AuditQuery(kind=Kind.ERROR))
     assert errors and errors[0].detail["where"] == "alert delivery"
+    assert errors[0].detail["recipient"] == "telegram:12*****89"

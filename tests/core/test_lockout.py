@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import logging
+
 import pytest
 
 from hostwarden.core.clock import ManualClock
@@ -9,6 +12,7 @@ from hostwarden.core.identity import Actor
 from hostwarden.core.lockout import parse_key
 from hostwarden.core.service import AccessCore
 from hostwarden.errors import InvalidInput, NotFound
+from hostwarden.storage.base import AuditQuery
 from hostwarden.storage.memory import MemoryStore
 from tests.conftest import fast_settings
 
@@ -61,3 +65,27 @@ async def test_housekeeping_never_lifts_a_block_early(clock: ManualClock) -> Non
     assert await core.lockout.blocked(("tg:4444",)) is not None  # the block stayed
     clock.advance(101)
     assert await core.lockout.blocked(("tg:4444",)) is None  # and ends on time
+
+
+def _logged(caplog: pytest.LogCaptureFixture) -> list[tuple[str, int]]:
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "hostwarden.audit"]
+    return [(line["event"], line["id"]) for line in lines if line["event"].startswith("block.")]
+
+
+async def test_block_events_are_stored_with_the_block_and_logged_once(
+    core: AccessCore, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="hostwarden.audit")
+    for _ in range(3):  # MAX_ATTEMPTS: the third attempt blocks
+        await core.guard.decide(Actor(telegram_id=4242), "host.view")
+    await core.lockout.block("555", actor="user:admin", reason="spam")
+    await core.lockout.unblock("tg:555", actor="user:admin")
+    stored = await core.audit.query(AuditQuery(limit=100))
+    blocks = [e for e in reversed(stored) if e.kind.startswith("block.")]
+    assert [(e.kind, e.actor, e.subject) for e in blocks] == [
+        ("block.created", "", "tg:4242"),
+        ("block.created", "user:admin", "tg:555"),
+        ("block.lifted", "user:admin", "tg:555"),
+    ]
+    assert blocks[0].detail["level"] == 1 and blocks[1].detail == {"reason": "spam"}
+    assert _logged(caplog) == [(e.kind, e.id) for e in blocks]

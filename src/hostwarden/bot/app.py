@@ -26,6 +26,7 @@ from hostwarden.bot.services import BotServices
 from hostwarden.bot.webhook_guard import webhook_guard
 from hostwarden.config import Settings, TelegramSettings
 from hostwarden.core.alerts import AlertDispatcher, Notifier
+from hostwarden.core.health import StoreLossAlerts
 from hostwarden.core.service import AccessCore
 from hostwarden.errors import ConfigError
 from hostwarden.host.monitor import HostMonitor
@@ -78,13 +79,12 @@ def build_dispatcher(services: BotServices) -> Dispatcher:
 
 
 def notifiers_for(bot: Bot, telegram: TelegramSettings) -> list[Notifier]:
-    """The admin chats, then the Apprise targets."""
-    found: list[Notifier] = []
-    if telegram.admin_chat_ids:
-        found.append(TelegramNotifier(bot, telegram.admin_chat_ids))
-    urls = [url.get_secret_value() for url in telegram.apprise_urls]
-    if urls:
-        found.append(AppriseNotifier(urls))
+    """One recipient per admin chat, then one per Apprise target; each is delivered separately."""
+    found: list[Notifier] = [
+        TelegramNotifier(bot, chat_id) for chat_id in dict.fromkeys(telegram.admin_chat_ids)
+    ]
+    for number, url in enumerate(telegram.apprise_urls, start=1):
+        found.append(AppriseNotifier(url.get_secret_value(), number))
     return found
 
 
@@ -122,7 +122,10 @@ class BotApp:
         self.services = services or BotServices.build(core, settings)
         self.bot = bot or make_bot(settings.telegram)
         self.dispatcher = build_dispatcher(self.services)
-        self.alerts: AlertDispatcher = core.dispatcher(notifiers_for(self.bot, settings.telegram))
+        notifiers = notifiers_for(self.bot, settings.telegram)
+        self.alerts: AlertDispatcher = core.dispatcher(notifiers)
+        # The outbox lives in the store: a lost store is reported to the notifiers directly.
+        self.store_alerts = StoreLossAlerts(core.health, [n.send for n in notifiers], core.clock)
         self.monitor = HostMonitor(
             core.alerts, core.clock, settings.monitor, self.services.host, self.services.engine
         )
@@ -154,6 +157,8 @@ class BotApp:
             stop.set()
             await asyncio.gather(*tasks, return_exceptions=True)
             await self.services.engine.close()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.store_alerts.drain(), 10)
             await self.bot.session.close()
 
     async def _poll(self, stop: asyncio.Event) -> None:

@@ -1,7 +1,9 @@
 """Alerts for the admin chat: worded, rate-limited, folded into digests, and kept until sent.
 
 Raising an alert only writes to the durable outbox; :class:`AlertDispatcher` delivers the outbox
-through :class:`Notifier` implementations the front ends provide (Telegram, Apprise, ...).
+through :class:`Notifier` implementations the front ends provide (Telegram, Apprise, ...), one
+per recipient. Each recipient gets each message at most once on success; a recipient that fails
+is retried alone, with back-off, until ``give_up_seconds`` after the alert.
 """
 
 from __future__ import annotations
@@ -11,13 +13,13 @@ import logging
 from collections import Counter as Tally
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from hostwarden.core.audit import AuditTrail, Kind
 from hostwarden.core.clock import Clock
 from hostwarden.core.masking import mask_user_id, mask_username
 from hostwarden.core.settings import AlertSettings
-from hostwarden.storage.base import OutboxMessage, OutboxStore
+from hostwarden.storage.base import OutboxMessage, OutboxStore, Outcome
 
 LOG = logging.getLogger("hostwarden.alerts")
 
@@ -58,7 +60,15 @@ class Alert:
 
 
 class Notifier(Protocol):
-    """Somewhere alerts can be sent. ``send`` raises on failure; the message is kept and retried."""
+    """One recipient of alerts. ``send`` raises on failure; the message is kept and retried.
+
+    ``name`` identifies the recipient in the outbox (``telegram:<chat id>``, ``apprise:<n>``):
+    stable across restarts, at most 100 characters, and never a secret such as a URL. Logs show
+    it masked (:func:`mask_recipient`).
+    """
+
+    @property
+    def name(self) -> str: ...
 
     async def send(self, text: str) -> None: ...
 
@@ -127,8 +137,40 @@ def render_digest(rows: list[OutboxMessage]) -> str:
     )
 
 
+def mask_recipient(name: str) -> str:
+    """A recipient's name for logs: ``telegram:123456789`` becomes ``telegram:12*****89``.
+
+    Apprise targets keep their number (``apprise:2``); any other value is masked as a name.
+    """
+    kind, sep, value = name.partition(":")
+    if not sep:
+        return mask_username(name)
+    kind = html.escape(kind[:20])
+    if kind == "telegram":
+        return f"{kind}:{mask_user_id(value)}"
+    if kind == "apprise" and value.isdigit() and len(value) <= 4:
+        return f"{kind}:{value}"
+    return f"{kind}:{mask_username(value)}"
+
+
+def _groups(due: list[OutboxMessage]) -> list[list[OutboxMessage]]:
+    """Messages sent as one text: each single alone, each minute's digest rows together."""
+    singles = [[m] for m in due if m.bucket is None]
+    digests: dict[str, list[OutboxMessage]] = {}
+    for message in due:
+        if message.bucket is not None:
+            digests.setdefault(message.bucket.split("|", 1)[0], []).append(message)
+    return singles + list(digests.values())
+
+
 class AlertDispatcher:
-    """Delivers due outbox messages to every notifier; failures are retried with back-off."""
+    """Delivers due outbox messages to each notifier separately.
+
+    Before a send, the recipient's delivery is claimed in the store (so a second dispatcher
+    does not send it too, and a crash mid-send means a retry, not a loss); after it, the
+    outcome is settled. A failing recipient is retried with back-off and, from
+    ``give_up_seconds`` after the alert, given up with one ``alert.undeliverable`` event.
+    """
 
     def __init__(
         self,
@@ -138,48 +180,80 @@ class AlertDispatcher:
         settings: AlertSettings,
         audit: AuditTrail | None = None,
     ) -> None:
+        for notifier in notifiers:
+            if not 0 < len(notifier.name) <= 100:
+                raise ValueError("a notifier's name must have 1 to 100 characters")
         self._audit = audit
         self._outbox = outbox
         self._notifiers = notifiers
+        self._names = list(dict.fromkeys(n.name for n in notifiers))
         self._clock = clock
         self._settings = settings
 
     async def deliver_due(self, limit: int = 50) -> int:
-        """Send what is due now; return how many messages were delivered."""
+        """Send what is due now; return how many sends (message to one recipient) succeeded."""
+        if not self._notifiers:
+            return 0
         now = self._clock.now()
-        due = await self._outbox.due(now, limit)
-        digests: dict[str, list[OutboxMessage]] = {}
-        singles: list[OutboxMessage] = []
-        for message in due:
-            if message.bucket is None:
-                singles.append(message)
-            else:
-                digests.setdefault(message.bucket.split("|", 1)[0], []).append(message)
-        groups = [([m], m.text) for m in singles]
-        groups += [(rows, render_digest(rows)) for rows in digests.values()]
-        delivered = 0
-        for rows, text in groups:
-            if await self._send(text):
-                for row in rows:
-                    await self._outbox.ack(row.id)
-                delivered += 1
-            else:
-                for row in rows:
-                    await self._outbox.retry(row.id, now + self._backoff(row.attempts))
-        return delivered
-
-    async def _send(self, text: str) -> bool:
-        try:
+        sent = 0
+        for rows in _groups(await self._outbox.due(now, limit)):
             for notifier in self._notifiers:
-                await notifier.send(text)
+                sent += await self._deliver(rows, notifier, now)
+        return sent
+
+    async def _deliver(self, rows: list[OutboxMessage], notifier: Notifier, now: datetime) -> int:
+        name = notifier.name
+        claimed: list[OutboxMessage] = []
+        attempts = 0
+        for row in rows:
+            state = row.delivery(name)
+            if state is not None and not state.ready(now):
+                continue
+            tried = state.attempts if state is not None else 0
+            if await self._outbox.claim(row.id, name, now, now + self._backoff(tried)):
+                claimed.append(row)
+                attempts = max(attempts, tried + 1)
+        if not claimed:
+            return 0
+        text = claimed[0].text if claimed[0].bucket is None else render_digest(claimed)
+        try:
+            await notifier.send(text)
         except Exception as exc:  # any sender failure keeps the message for later
-            LOG.warning("alert delivery failed, will retry: %s", type(exc).__name__)
-            if self._audit is not None:
-                await self._audit.record(
-                    Kind.ERROR, where="alert delivery", error=type(exc).__name__
-                )
-            return False
-        return bool(self._notifiers)
+            await self._failed(claimed, name, now, attempts, type(exc).__name__)
+            return 0
+        await self._settle(claimed, name, Outcome.DELIVERED, now)
+        return 1
+
+    async def _settle(
+        self, rows: list[OutboxMessage], name: str, outcome: Outcome, now: datetime
+    ) -> bool:
+        changed = False
+        for row in rows:
+            changed |= await self._outbox.settle(row.id, name, outcome, now, self._names)
+        return changed
+
+    async def _failed(
+        self, rows: list[OutboxMessage], name: str, now: datetime, attempts: int, error: str
+    ) -> None:
+        oldest = min(row.created_at for row in rows)
+        if now < oldest + timedelta(seconds=self._settings.give_up_seconds):
+            await self._settle(rows, name, Outcome.FAILED, now)
+            LOG.warning("alert delivery to %s failed, will retry: %s", mask_recipient(name), error)
+            await self._record(Kind.ERROR, where="alert delivery", recipient=name, error=error)
+        elif await self._settle(rows, name, Outcome.GAVE_UP, now):
+            LOG.warning(
+                "alert delivery to %s gave up after %d attempts: %s",
+                mask_recipient(name),
+                attempts,
+                error,
+            )
+            await self._record(
+                Kind.ALERT_UNDELIVERABLE, recipient=name, attempts=attempts, error=error
+            )
+
+    async def _record(self, kind: str, recipient: str, **detail: Any) -> None:
+        if self._audit is not None:
+            await self._audit.record(kind, recipient=mask_recipient(recipient), **detail)
 
     def _backoff(self, attempts: int) -> timedelta:
         seconds = self._settings.retry_seconds * 2 ** min(attempts, 20)

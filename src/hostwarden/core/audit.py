@@ -51,6 +51,7 @@ class Kind:
     SESSION_REVOKED: Final = "session.revoked"
     SESSION_EXPIRED: Final = "session.expired"
     ALERT_RAISED: Final = "alert.raised"
+    ALERT_UNDELIVERABLE: Final = "alert.undeliverable"
     ADMIN_ACTION: Final = "admin.action"
     CONTAINER_ACTION: Final = "container.action"
     ERROR: Final = "error"
@@ -78,22 +79,37 @@ def masked_ref(ref: str) -> str:
 
 
 class AuditTrail:
-    """Records events in the store and writes one JSON line per event to the audit logger."""
+    """Records events in the store and writes one JSON line per event to the audit logger.
+
+    Events that a store call appends together with its change (a block and its event) are only
+    logged here, through :meth:`logged`.
+    """
 
     def __init__(self, store: AuditStore, clock: Clock) -> None:
         self._store = store
         self._clock = clock
 
+    def draft(self, kind: str, actor: str = "", subject: str = "", **detail: Any) -> AuditEvent:
+        """A new event stamped now, not yet stored: for store calls that append it themselves.
+
+        A block and its ``block.created`` event, for instance, are written in one transaction
+        (:meth:`BlockStore.put`); the stored event then goes to :meth:`logged`.
+        """
+        if kind not in ALL_KINDS:
+            raise ValueError(f"unknown audit kind {kind!r}")
+        return AuditEvent(kind, self._clock.now(), actor, subject, dict(detail))
+
     async def record(
         self, kind: str, actor: str = "", subject: str = "", **detail: Any
     ) -> AuditEvent:
         """Append one event; ``actor`` and ``subject`` are references like ``tg:42``."""
-        if kind not in ALL_KINDS:
-            raise ValueError(f"unknown audit kind {kind!r}")
-        event = AuditEvent(kind, self._clock.now(), actor, subject, dict(detail))
-        stored = await self._store.append(event)
-        LOG.info(self.log_line(stored))
-        return stored
+        stored = await self._store.append(self.draft(kind, actor, subject, **detail))
+        return self.logged(stored)
+
+    def logged(self, event: AuditEvent) -> AuditEvent:
+        """Write the log line of ``event``, which the store already holds; returns it."""
+        LOG.info(self.log_line(event))
+        return event
 
     @staticmethod
     def log_line(event: AuditEvent) -> str:

@@ -1,7 +1,9 @@
 """Attempt counting and progressive blocks, per Telegram ID, username and source IP.
 
 Every count and check is one atomic store call (:meth:`CounterStore.hit`), so parallel requests,
-even from several processes, cannot slip past a limit.
+even from several processes, cannot slip past a limit. A block and its audit event
+(``block.created`` or ``block.lifted``) are written in one store transaction: neither exists
+without the other.
 """
 
 from __future__ import annotations
@@ -82,14 +84,14 @@ class Lockout:
         return replace(self._base, limit=limit)
 
     async def hit(self, key: str, rule: CounterRule) -> HitResult:
-        """Count one failed attempt against ``key``; a block reached here is audited."""
-        key = bounded_key(key)
-        result = await self._counters.hit(key, self._clock.now(), rule)
-        if result.newly_blocked:
-            until = result.blocked_until.isoformat() if result.blocked_until else "permanent"
-            await self._audit.record(
-                Kind.BLOCK_CREATED, subject=key, until=until, level=result.level
-            )
+        """Count one failed attempt against ``key``; a block reached here is audited.
+
+        The store writes the block and its ``block.created`` event in one transaction; only the
+        log line is written here.
+        """
+        result = await self._counters.hit(bounded_key(key), self._clock.now(), rule)
+        if result.event is not None:
+            self._audit.logged(result.event)
         return result
 
     async def blocked(self, keys: tuple[str, ...]) -> Block | None:
@@ -109,18 +111,19 @@ class Lockout:
         now = self._clock.now()
         until: datetime | None = None if seconds is None else now + timedelta(seconds=seconds)
         block = Block(parse_key(key), until, reason, 0, now)
-        await self._blocks.put(block)
-        await self._audit.record(Kind.BLOCK_CREATED, actor=actor, subject=block.key, reason=reason)
+        event = self._audit.draft(Kind.BLOCK_CREATED, actor=actor, subject=block.key, reason=reason)
+        self._audit.logged(await self._blocks.put(block, event))
         return block
 
     async def unblock(self, key: str, actor: str) -> None:
         """Lift a block and forget its counter; raises :class:`NotFound` if there was none."""
         normalised = parse_key(key)
-        removed = await self._blocks.remove(normalised)
+        event = self._audit.draft(Kind.BLOCK_LIFTED, actor=actor, subject=normalised)
+        lifted = await self._blocks.remove(normalised, event)
         await self._counters.reset(normalised)
-        if not removed:
+        if lifted is None:
             raise NotFound(f"no block on {normalised}")
-        await self._audit.record(Kind.BLOCK_LIFTED, actor=actor, subject=normalised)
+        self._audit.logged(lifted)
 
     async def list_blocks(self) -> list[Block]:
         """Blocks in force now."""

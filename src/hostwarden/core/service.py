@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -56,6 +57,8 @@ class AccessCore:
         hasher: PasswordHasher | None = None,
     ) -> None:
         self.store = store
+        # Lost and found again by the store; front ends subscribe (see core.health).
+        self.health = store.health
         self.settings = settings = settings or CoreSettings()
         self.clock = clock = clock or SystemClock()
         self.audit = AuditTrail(store.audit, clock)
@@ -135,7 +138,10 @@ class AccessCore:
                 await self.maintain()
             except Exception as exc:  # housekeeping must outlive a passing database error
                 LOG.warning("housekeeping failed: %s", type(exc).__name__)
-                await self.audit.record(Kind.ERROR, where="maintenance", error=type(exc).__name__)
+                with contextlib.suppress(Exception):  # the store itself may be what failed
+                    await self.audit.record(
+                        Kind.ERROR, where="maintenance", error=type(exc).__name__
+                    )
             rounds += 1
         return rounds
 

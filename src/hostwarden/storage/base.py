@@ -6,10 +6,13 @@ processes: callers never read a value, decide, and write it back.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
+from hostwarden.core.health import StoreHealth
 from hostwarden.core.identity import User
 
 
@@ -32,6 +35,8 @@ class HitResult:
 
     ``counted`` is false when the key was already blocked: the attempt was refused unseen.
     ``count`` is the attempt number inside the window (the one that blocked, if it blocked).
+    ``event`` is the ``block.created`` event the store appended with a new block, in the same
+    transaction (the caller only logs it).
     """
 
     counted: bool
@@ -41,6 +46,7 @@ class HitResult:
     newly_blocked: bool = False
     alert_due: bool = False
     level: int = 0
+    event: AuditEvent | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,17 +115,57 @@ class AuditQuery:
     limit: int = 50
 
 
+class Outcome(StrEnum):
+    """What one attempt to deliver a message to one recipient came to."""
+
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    GAVE_UP = "gave_up"
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One recipient's progress with one outbox message (recipients are named, e.g. ``apprise:1``).
+
+    ``attempts`` counts claims; a claimed delivery is not claimed again before
+    ``next_attempt_at``. Once delivered or given up, it is never tried again.
+    """
+
+    recipient: str
+    attempts: int
+    next_attempt_at: datetime
+    delivered_at: datetime | None = None
+    gave_up_at: datetime | None = None
+
+    @property
+    def settled(self) -> bool:
+        """Delivered or given up: nothing more will be sent to this recipient."""
+        return self.delivered_at is not None or self.gave_up_at is not None
+
+    def ready(self, now: datetime) -> bool:
+        """Whether it may be claimed at ``now``."""
+        return not self.settled and self.next_attempt_at <= now
+
+
 @dataclass(frozen=True, slots=True)
 class OutboxMessage:
-    """An alert waiting to be delivered. Digests carry a ``bucket`` and a ``count``."""
+    """An alert waiting to be delivered. Digests carry a ``bucket`` and a ``count``.
+
+    ``deliveries`` holds the recipients tried so far, by name; a recipient without one was never
+    tried.
+    """
 
     id: int
     created_at: datetime
     text: str
     next_attempt_at: datetime
-    attempts: int = 0
     bucket: str | None = None
     count: int = 1
+    deliveries: tuple[Delivery, ...] = ()
+
+    def delivery(self, recipient: str) -> Delivery | None:
+        """This message's delivery to ``recipient``, if it was ever tried."""
+        return next((d for d in self.deliveries if d.recipient == recipient), None)
 
 
 class UserStore(Protocol):
@@ -134,7 +180,11 @@ class UserStore(Protocol):
 
 
 class CounterStore(Protocol):
-    """Attempt counters; ``hit`` also creates the block when a limit is reached."""
+    """Attempt counters; ``hit`` also creates the block when a limit is reached.
+
+    The block, its ``block.created`` event (:attr:`HitResult.event`) and the counter change are
+    one transaction: a process killed at any point leaves all of them or none.
+    """
 
     async def hit(self, key: str, now: datetime, rule: CounterRule) -> HitResult: ...
     async def reset(self, key: str) -> None: ...
@@ -143,11 +193,15 @@ class CounterStore(Protocol):
 
 
 class BlockStore(Protocol):
-    """Blocks, automatic or by hand."""
+    """Blocks, automatic or by hand.
+
+    ``put`` and ``remove`` append their audit ``event`` in the same transaction as the change and
+    return it as stored; ``remove`` returns ``None`` (and appends nothing) when there was no block.
+    """
 
     async def active(self, keys: tuple[str, ...], now: datetime) -> Block | None: ...
-    async def put(self, block: Block) -> None: ...
-    async def remove(self, key: str) -> bool: ...
+    async def put(self, block: Block, event: AuditEvent) -> AuditEvent: ...
+    async def remove(self, key: str, event: AuditEvent) -> AuditEvent | None: ...
     async def list(self, now: datetime) -> list[Block]: ...
 
 
@@ -189,17 +243,37 @@ class AuditStore(Protocol):
 
 
 class OutboxStore(Protocol):
-    """The durable alert outbox."""
+    """The durable alert outbox, delivered to each recipient separately.
+
+    ``due`` lists messages whose ``next_attempt_at`` has come, oldest first, with their
+    deliveries. ``claim`` takes one recipient's delivery before a send: it succeeds only while
+    that delivery is unsettled and ready, counts the attempt and holds it off until
+    ``retry_at``. ``settle`` records the send's outcome (``True`` only for the call that settled
+    the delivery), then removes the message once every name in ``recipients`` is settled, or else
+    sets its ``next_attempt_at`` to the soonest time one of them can be tried again.
+    """
 
     async def put(self, text: str, now: datetime) -> None: ...
     async def fold(self, bucket: str, text: str, now: datetime, deliver_at: datetime) -> None: ...
     async def due(self, now: datetime, limit: int) -> list[OutboxMessage]: ...
-    async def ack(self, message_id: int) -> None: ...
-    async def retry(self, message_id: int, at: datetime) -> None: ...
+    async def claim(
+        self, message_id: int, recipient: str, now: datetime, retry_at: datetime
+    ) -> bool: ...
+    async def settle(
+        self,
+        message_id: int,
+        recipient: str,
+        outcome: Outcome,
+        now: datetime,
+        recipients: Sequence[str],
+    ) -> bool: ...
 
 
 class Store(Protocol):
-    """A backend: one object per protocol, plus start and close."""
+    """A backend: one object per protocol, plus start and close.
+
+    ``health`` tells whether the backend's database answers (see :class:`StoreHealth`).
+    """
 
     @property
     def users(self) -> UserStore: ...
@@ -217,6 +291,8 @@ class Store(Protocol):
     def audit(self) -> AuditStore: ...
     @property
     def outbox(self) -> OutboxStore: ...
+    @property
+    def health(self) -> StoreHealth: ...
 
     async def start(self) -> None: ...
     async def close(self) -> None: ...

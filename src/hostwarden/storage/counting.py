@@ -1,7 +1,8 @@
 """The counting rule shared by every backend: one attempt in, the new state out.
 
 Backends call :func:`apply_hit` while they hold the key exclusively (a dict on one event loop, a
-row lock or SQLite's write lock), so the read and the write form one atomic step.
+row lock or SQLite's write lock), so the read and the write form one atomic step; a new block is
+stored with its :func:`block_event` in that same step.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from hostwarden.storage.base import Block, CounterRule, HitResult
+from hostwarden.core.audit import Kind
+from hostwarden.storage.base import AuditEvent, Block, CounterRule, HitResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,13 @@ def block_duration(rule: CounterRule, level: int) -> timedelta | None:
         return None
     seconds = min(rule.block_seconds * 2 ** min(level - 1, 40), rule.max_block_seconds)
     return timedelta(seconds=seconds)
+
+
+def block_event(block: Block) -> AuditEvent:
+    """The ``block.created`` event a backend appends with an automatic block, in one transaction."""
+    until = block.until.isoformat() if block.until else "permanent"
+    detail = {"until": until, "level": block.level}
+    return AuditEvent(Kind.BLOCK_CREATED, block.created_at, "", block.key, detail)
 
 
 def apply_hit(

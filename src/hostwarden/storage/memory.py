@@ -12,6 +12,7 @@ import itertools
 from collections import OrderedDict, deque
 from datetime import datetime, timedelta
 
+from hostwarden.core.health import StoreHealth
 from hostwarden.core.identity import User
 from hostwarden.errors import Conflict, NotFound
 from hostwarden.storage.base import (
@@ -20,11 +21,11 @@ from hostwarden.storage.base import (
     Block,
     CounterRule,
     HitResult,
-    OutboxMessage,
     SessionRecord,
     TotpFactor,
 )
-from hostwarden.storage.counting import CounterState, apply_hit
+from hostwarden.storage.counting import CounterState, apply_hit, block_event
+from hostwarden.storage.memory_outbox import MemoryOutbox
 
 
 class MemoryUsers:
@@ -81,7 +82,8 @@ class MemoryCounters:
             self._rows.move_to_end(key)
             self._evict()
         if new_block is not None:
-            await self._blocks.put(new_block)
+            event = self._blocks.store(new_block, block_event(new_block))
+            result = dataclasses.replace(result, event=event)
         return result
 
     def _evict(self) -> None:
@@ -103,11 +105,17 @@ class MemoryCounters:
 
 
 class MemoryBlocks:
-    def __init__(self) -> None:
+    def __init__(self, audit: MemoryAudit) -> None:
         self._blocks: dict[str, Block] = {}
+        self._audit = audit
 
     def get(self, key: str) -> Block | None:
         return self._blocks.get(key)
+
+    def store(self, block: Block, event: AuditEvent) -> AuditEvent:
+        """Keep ``block`` and append its event, without awaiting: one atomic step."""
+        self._blocks[block.key] = block
+        return self._audit.add(event)
 
     async def active(self, keys: tuple[str, ...], now: datetime) -> Block | None:
         for key in keys:
@@ -116,11 +124,13 @@ class MemoryBlocks:
                 return block
         return None
 
-    async def put(self, block: Block) -> None:
-        self._blocks[block.key] = block
+    async def put(self, block: Block, event: AuditEvent) -> AuditEvent:
+        return self.store(block, event)
 
-    async def remove(self, key: str) -> bool:
-        return self._blocks.pop(key, None) is not None
+    async def remove(self, key: str, event: AuditEvent) -> AuditEvent | None:
+        if self._blocks.pop(key, None) is None:
+            return None
+        return self._audit.add(event)
 
     async def list(self, now: datetime) -> list[Block]:
         return sorted(
@@ -227,10 +237,14 @@ class MemoryAudit:
         self._events: deque[AuditEvent] = deque(maxlen=capacity)
         self._ids = itertools.count(1)
 
-    async def append(self, event: AuditEvent) -> AuditEvent:
+    def add(self, event: AuditEvent) -> AuditEvent:
+        """Append ``event`` without awaiting (for other memory stores' atomic steps)."""
         stored = dataclasses.replace(event, id=next(self._ids), detail=dict(event.detail))
         self._events.append(stored)
         return stored
+
+    async def append(self, event: AuditEvent) -> AuditEvent:
+        return self.add(event)
 
     async def query(self, query: AuditQuery) -> list[AuditEvent]:
         found: list[AuditEvent] = []
@@ -251,55 +265,19 @@ class MemoryAudit:
         return found
 
 
-class MemoryOutbox:
-    def __init__(self) -> None:
-        self._rows: dict[int, OutboxMessage] = {}
-        self._buckets: dict[str, int] = {}
-        self._ids = itertools.count(1)
-
-    async def put(self, text: str, now: datetime) -> None:
-        message_id = next(self._ids)
-        self._rows[message_id] = OutboxMessage(message_id, now, text, now)
-
-    async def fold(self, bucket: str, text: str, now: datetime, deliver_at: datetime) -> None:
-        existing = self._buckets.get(bucket)
-        if existing is not None and existing in self._rows:
-            row = self._rows[existing]
-            self._rows[existing] = dataclasses.replace(row, count=row.count + 1)
-            return
-        message_id = next(self._ids)
-        self._buckets[bucket] = message_id
-        self._rows[message_id] = OutboxMessage(message_id, now, text, deliver_at, bucket=bucket)
-
-    async def due(self, now: datetime, limit: int) -> list[OutboxMessage]:
-        ready = [m for m in self._rows.values() if m.next_attempt_at <= now]
-        return sorted(ready, key=lambda m: m.id)[:limit]
-
-    async def ack(self, message_id: int) -> None:
-        row = self._rows.pop(message_id, None)
-        if row is not None and row.bucket is not None:
-            self._buckets.pop(row.bucket, None)
-
-    async def retry(self, message_id: int, at: datetime) -> None:
-        row = self._rows.get(message_id)
-        if row is not None:
-            self._rows[message_id] = dataclasses.replace(
-                row, attempts=row.attempts + 1, next_attempt_at=at
-            )
-
-
 class MemoryStore:
     """Everything in this process's memory; lost at exit. For tests and trials."""
 
     def __init__(self, counter_capacity: int = 100_000, audit_capacity: int = 100_000) -> None:
         self.users = MemoryUsers()
-        self.blocks = MemoryBlocks()
+        self.audit = MemoryAudit(audit_capacity)
+        self.blocks = MemoryBlocks(self.audit)
         self.counters = MemoryCounters(self.blocks, counter_capacity)
         self.sessions = MemorySessions()
         self.totp = MemoryTotp()
         self.elevations = MemoryElevations()
-        self.audit = MemoryAudit(audit_capacity)
         self.outbox = MemoryOutbox()
+        self.health = StoreHealth()  # memory is never lost while the process runs
 
     async def start(self) -> None:
         return None

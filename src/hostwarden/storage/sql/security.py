@@ -1,7 +1,8 @@
-"""SQL repositories for counters, blocks, the audit trail and the alert outbox."""
+"""SQL repositories for counters, blocks and the audit trail (the outbox: outbox.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,9 +15,8 @@ from hostwarden.storage.base import (
     Block,
     CounterRule,
     HitResult,
-    OutboxMessage,
 )
-from hostwarden.storage.counting import CounterState, apply_hit
+from hostwarden.storage.counting import CounterState, apply_hit, block_event
 from hostwarden.storage.sql import tables as t
 from hostwarden.storage.sql.db import Database
 
@@ -34,6 +34,23 @@ async def _put_block(db: Database, conn: AsyncConnection, block: Block) -> None:
         "created_at": block.created_at,
     }
     await conn.execute(db.upsert(t.blocks, values, ["key"]))
+
+
+async def _append(conn: AsyncConnection, event: AuditEvent) -> AuditEvent:
+    """Insert ``event`` inside the caller's transaction; returns it with its new id."""
+    statement = (
+        t.audit_events.insert()
+        .values(
+            at=event.at,
+            kind=event.kind,
+            actor=event.actor[:300],
+            subject=event.subject[:300],
+            detail=event.detail,
+        )
+        .returning(t.audit_events.c.id)
+    )
+    new_id = (await conn.execute(statement)).scalar_one()
+    return AuditEvent(event.kind, event.at, event.actor, event.subject, event.detail, new_id)
 
 
 class SqlCounters:
@@ -73,6 +90,8 @@ class SqlCounters:
                 )
             if new_block is not None:
                 await _put_block(self._db, conn, new_block)
+                event = await _append(conn, block_event(new_block))
+                result = dataclasses.replace(result, event=event)
         return result
 
     async def reset(self, key: str) -> None:
@@ -106,13 +125,15 @@ class SqlBlocks:
             row = (await conn.execute(query)).first()
         return _block(row) if row else None
 
-    async def put(self, block: Block) -> None:
+    async def put(self, block: Block, event: AuditEvent) -> AuditEvent:
         async with self._db.write() as conn:
             await _put_block(self._db, conn, block)
+            return await _append(conn, event)
 
-    async def remove(self, key: str) -> bool:
+    async def remove(self, key: str, event: AuditEvent) -> AuditEvent | None:
         async with self._db.write() as conn:
-            return (await conn.execute(delete(t.blocks).where(t.blocks.c.key == key))).rowcount > 0
+            removed = await conn.execute(delete(t.blocks).where(t.blocks.c.key == key))
+            return await _append(conn, event) if removed.rowcount > 0 else None
 
     async def list(self, now: datetime) -> list[Block]:
         b = t.blocks.c
@@ -126,20 +147,8 @@ class SqlAudit:
         self._db = db
 
     async def append(self, event: AuditEvent) -> AuditEvent:
-        statement = (
-            t.audit_events.insert()
-            .values(
-                at=event.at,
-                kind=event.kind,
-                actor=event.actor[:300],
-                subject=event.subject[:300],
-                detail=event.detail,
-            )
-            .returning(t.audit_events.c.id)
-        )
         async with self._db.write() as conn:
-            new_id = (await conn.execute(statement)).scalar_one()
-        return AuditEvent(event.kind, event.at, event.actor, event.subject, event.detail, new_id)
+            return await _append(conn, event)
 
     async def query(self, query: AuditQuery) -> list[AuditEvent]:
         a = t.audit_events.c
@@ -159,64 +168,3 @@ class SqlAudit:
                 AuditEvent(r.kind, r.at, r.actor, r.subject, dict(r.detail), r.id)
                 for r in await conn.execute(statement)
             ]
-
-
-class SqlOutbox:
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
-    async def put(self, text: str, now: datetime) -> None:
-        async with self._db.write() as conn:
-            await conn.execute(
-                t.outbox.insert().values(
-                    created_at=now, text=text, next_attempt_at=now, attempts=0, count=1
-                )
-            )
-
-    async def fold(self, bucket: str, text: str, now: datetime, deliver_at: datetime) -> None:
-        statement = (
-            self._db.insert(t.outbox)
-            .values(
-                created_at=now,
-                text=text,
-                next_attempt_at=deliver_at,
-                attempts=0,
-                bucket=bucket,
-                count=1,
-            )
-            .on_conflict_do_update(
-                index_elements=["bucket"], set_={"count": t.outbox.c["count"] + 1}
-            )
-        )
-        async with self._db.write() as conn:
-            await conn.execute(statement)
-
-    async def due(self, now: datetime, limit: int) -> list[OutboxMessage]:
-        o = t.outbox.c
-        query = select(t.outbox).where(o.next_attempt_at <= now).order_by(o.id).limit(limit)
-        async with self._db.read() as conn:
-            return [
-                OutboxMessage(
-                    r.id,
-                    r.created_at,
-                    r.text,
-                    r.next_attempt_at,
-                    r.attempts,
-                    r.bucket,
-                    r._mapping["count"],
-                )
-                for r in await conn.execute(query)
-            ]
-
-    async def ack(self, message_id: int) -> None:
-        async with self._db.write() as conn:
-            await conn.execute(delete(t.outbox).where(t.outbox.c.id == message_id))
-
-    async def retry(self, message_id: int, at: datetime) -> None:
-        o = t.outbox.c
-        async with self._db.write() as conn:
-            await conn.execute(
-                update(t.outbox)
-                .where(o.id == message_id)
-                .values(attempts=o.attempts + 1, next_attempt_at=at)
-            )

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+from hostwarden.core.health import StoreHealth
 from hostwarden.storage.sql.accounts import SqlElevations, SqlSessions, SqlTotp, SqlUsers
 from hostwarden.storage.sql.db import Database, normalise_url
 from hostwarden.storage.sql.migrate import upgrade
-from hostwarden.storage.sql.security import SqlAudit, SqlBlocks, SqlCounters, SqlOutbox
+from hostwarden.storage.sql.outbox import SqlOutbox
+from hostwarden.storage.sql.security import SqlAudit, SqlBlocks, SqlCounters
 
 __all__ = ["SqlStore", "normalise_url"]
 
 
 class SqlStore:
-    """SQLite (a file path or ``sqlite:///``) or PostgreSQL (``postgresql://``)."""
+    """SQLite (a file path or ``sqlite:///``) or PostgreSQL (``postgresql://``).
 
-    def __init__(self, url: str, pool_size: int = 5) -> None:
-        self.db = Database(url, pool_size)
+    ``health`` hears when the database is lost and when it is back (one is made if not given).
+    """
+
+    def __init__(self, url: str, pool_size: int = 5, health: StoreHealth | None = None) -> None:
+        self.db = Database(url, pool_size, health)
+        self.health = self.db.health
         self.users = SqlUsers(self.db)
         self.counters = SqlCounters(self.db)
         self.blocks = SqlBlocks(self.db)
@@ -25,8 +31,9 @@ class SqlStore:
         self.outbox = SqlOutbox(self.db)
 
     async def start(self) -> None:
-        """Apply pending migrations."""
+        """Apply pending migrations; from then on an SQLite file is never created again."""
         await upgrade(self.db)
+        self.db.started()
 
     async def close(self) -> None:
         await self.db.dispose()

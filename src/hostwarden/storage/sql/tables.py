@@ -156,8 +156,25 @@ outbox = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("text", Text, nullable=False),
     Column("next_attempt_at", UTCDateTime, nullable=False),
-    Column("attempts", Integer, nullable=False, default=0),
     Column("bucket", String(100), nullable=True, unique=True),
     Column("count", Integer, nullable=False, default=1),
     Index("ix_outbox_next_attempt_at", "next_attempt_at"),
+)
+
+# One row per (message, recipient) tried: recipients are names such as "telegram:<chat id>".
+outbox_deliveries = Table(
+    "outbox_deliveries",
+    metadata,
+    Column(
+        "message_id",
+        BigId,
+        ForeignKey("outbox.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("recipient", String(100), primary_key=True),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime, nullable=True),
+    Column("gave_up_at", UTCDateTime, nullable=True),
 )

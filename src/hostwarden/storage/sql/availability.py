@@ -1,0 +1,94 @@
+"""Telling a lost database from an ordinary error, and watching an SQLite file under a live store.
+
+A database that disappears under a running process must fail closed, say so once, and be used
+again when it is back, without a restart. Two pieces serve :class:`~.db.Database`:
+
+- :func:`unavailable_reason` says whether an exception means the store cannot be used (connection
+  refused or broken, file gone, read-only, I/O error) rather than a caller's mistake (a unique
+  key taken), with a short reason that holds no SQL, parameters or credentials;
+- :class:`SqliteFile` checks before every transaction that the file the pool's connections opened
+  is still there, still the same file, and writable. Open connections would otherwise go on
+  using a deleted file (its data would vanish at exit) or write to one made read-only.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import quote
+
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    NotSupportedError,
+    ProgrammingError,
+)
+
+MAX_REASON = 160
+# Waiting for a lock is contention, not loss: SQLite's busy timeout already waited 30 s.
+_CONTENTION = ("database is locked", "database table is locked", "busy")
+
+
+def _short(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line[:MAX_REASON]
+
+
+def unavailable_reason(exc: BaseException) -> str | None:
+    """A short, secret-free reason if ``exc`` means the store cannot be used, else ``None``."""
+    if isinstance(exc, IntegrityError | ProgrammingError | DataError | NotSupportedError):
+        return None
+    if isinstance(exc, DBAPIError):
+        orig = exc.orig if exc.orig is not None else exc
+        message = _short(str(orig))
+        if not exc.connection_invalidated and any(c in message.lower() for c in _CONTENTION):
+            return None
+        # Driver messages ("unable to open database file", "connection refused") name no
+        # credentials; SQLAlchemy's own text would add the statement and its parameters.
+        return f"{type(orig).__name__}: {message}" if message else type(orig).__name__
+    if isinstance(exc, OSError | TimeoutError):  # refused, reset, unreachable, timed out
+        message = _short(exc.strerror or str(exc)) if isinstance(exc, OSError) else ""
+        return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    return None
+
+
+class SqliteFile:
+    """The SQLite file of a store: its identity at connect, and whether it must already exist."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.must_exist = False
+        self._identity: tuple[int, int] | None = None
+
+    @property
+    def uri(self) -> str:
+        """An SQLite URI that opens the file for reading and writing, never creating it."""
+        return f"file:{quote(str(self.path))}?mode=rw"
+
+    def connected(self) -> None:
+        """Remember which file the newest connection opened (called from the connect event)."""
+        try:
+            stat = self.path.stat()
+        except OSError:
+            return
+        self._identity = (stat.st_dev, stat.st_ino)
+
+    def problem(self) -> tuple[str | None, bool]:
+        """``(reason the file cannot be used, whether it was replaced since the pool opened it)``.
+
+        Checked only once the store has started (:attr:`must_exist`): before that the first
+        connection creates the file.
+        """
+        if not self.must_exist:
+            return None, False
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            return f"the database file {self.path} is missing", False
+        except OSError as exc:
+            return f"the database file {self.path} cannot be read ({exc.strerror})", False
+        replaced = self._identity is not None and self._identity != (stat.st_dev, stat.st_ino)
+        if not os.access(self.path, os.R_OK | os.W_OK):
+            return f"the database file {self.path} is not writable", replaced
+        return None, replaced

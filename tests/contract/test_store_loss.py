@@ -1,0 +1,249 @@
+"""A database lost under a running core: it fails closed, says so once, alerts the notifiers
+directly (the outbox is in the lost store), and serves again, unrestarted, once the database is
+back. SQLite: the file deleted then restored, or made read-only then writable; PostgreSQL: its
+server stopped then started (a server of this test's own, not the session's)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import sqlite3
+import subprocess
+import threading
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from hostwarden.core.clock import ManualClock
+from hostwarden.core.health import StoreLossAlerts
+from hostwarden.core.identity import Actor, Role
+from hostwarden.core.service import AccessCore
+from hostwarden.errors import StorageError
+from hostwarden.storage.sql import SqlStore
+from hostwarden.storage.sql.availability import unavailable_reason
+from tests.conftest import fast_settings
+from tests.pgserver import PgServer, find_bin
+
+ALICE = 4711
+LOST = "store unavailable: {}; refusing every request until it is back"
+BACK = "store is back; serving requests again"
+
+
+class Notifier:
+    """A notifier that records what it was sent, or fails every time (``works=False``)."""
+
+    def __init__(self, works: bool = True) -> None:
+        self.works = works
+        self.texts: list[str] = []
+
+    async def send(self, text: str) -> None:
+        if not self.works:
+            raise ConnectionError("this notifier is down too")
+        self.texts.append(text)
+
+
+class Running:
+    """A started core over ``url``, with direct store-loss alerts to a broken and a working
+    notifier."""
+
+    def __init__(self, core: AccessCore, clock: ManualClock) -> None:
+        self.core = core
+        self.clock = clock
+        self.notifier = Notifier()
+        self.alerts = StoreLossAlerts(
+            core.health, [Notifier(works=False).send, self.notifier.send], clock
+        )
+
+    async def alice_allowed(self) -> bool:
+        self.clock.advance(1)
+        return (await self.core.guard.decide(Actor(telegram_id=ALICE), "host.view")).allowed
+
+    async def refused_every_time(self, times: int = 3) -> None:
+        for _ in range(times):
+            self.clock.advance(1)
+            with pytest.raises(Exception):  # noqa: B017 - front ends drop on any exception
+                await self.core.guard.decide(Actor(telegram_id=ALICE), "host.view")
+
+    async def sent(self) -> list[str]:
+        await self.alerts.drain()
+        return self.notifier.texts
+
+
+async def _running(url: str) -> Running:
+    clock = ManualClock()
+    core = AccessCore(SqlStore(url), fast_settings(), clock)
+    await core.start()
+    await core.accounts.register(
+        "alice", "a long enough password", frozenset({Role.USER}), (ALICE,)
+    )
+    return Running(core, clock)
+
+
+def store_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The store's own lines: lost, back (not the broken notifier's warnings)."""
+    lines = [r.getMessage() for r in caplog.records if r.name == "hostwarden.store"]
+    return [line for line in lines if line.startswith("store ")]
+
+
+@pytest.fixture
+def caplog_store(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.INFO, logger="hostwarden.store")
+    return caplog
+
+
+@pytest.fixture
+async def sqlite_running(tmp_path: Path) -> AsyncIterator[tuple[Running, Path]]:
+    path = tmp_path / "hostwarden.db"
+    running = await _running(str(path))
+    yield running, path
+    await running.core.close()
+
+
+def _copy_aside(path: Path, aside: Path) -> None:
+    """A consistent copy of a live SQLite database (SQLite's backup API), as a backup tool makes."""
+    source, target = sqlite3.connect(path), sqlite3.connect(aside)
+    try:
+        source.backup(target)
+    finally:
+        source.close()
+        target.close()
+
+
+def _delete(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def _read_only(path: Path) -> Callable[[], object]:
+    """Make ``path`` unwritable to this process; returns how to undo it.
+
+    Root writes through mode bits, so as root the immutable attribute is set instead.
+    """
+    if os.geteuid() != 0:
+        path.chmod(0o400)
+        return lambda: path.chmod(0o600)
+    done = subprocess.run(["chattr", "+i", str(path)], capture_output=True, check=False)
+    if done.returncode != 0:
+        pytest.skip("running as root and chattr +i is not supported here")
+    return lambda: subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+async def test_a_deleted_sqlite_file_fails_closed_until_restored(
+    sqlite_running: tuple[Running, Path], caplog_store: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    running, path = sqlite_running
+    assert await running.alice_allowed()
+    _copy_aside(path, tmp_path / "aside.db")
+    _delete(path)
+
+    await running.refused_every_time()
+    assert not path.exists()  # not recreated empty, which would forget every block and user
+    assert store_lines(caplog_store) == [LOST.format(f"the database file {path} is missing")]
+    [alert] = await running.sent()
+    assert alert.startswith("<b>Store unavailable</b>") and "is missing" in alert
+
+    shutil.copyfile(tmp_path / "aside.db", path)
+    assert await running.alice_allowed()  # the same core, not restarted
+    assert store_lines(caplog_store)[1:] == [BACK]
+    assert (await running.sent())[1].startswith("<b>Store is back</b>")
+    assert running.core.health.available
+
+
+async def test_a_read_only_sqlite_file_fails_closed_until_writable(
+    sqlite_running: tuple[Running, Path], caplog_store: pytest.LogCaptureFixture
+) -> None:
+    running, path = sqlite_running
+    assert await running.alice_allowed()
+    undo = _read_only(path)
+    try:
+        await running.refused_every_time()
+        assert store_lines(caplog_store) == [
+            LOST.format(f"the database file {path} is not writable")
+        ]
+        [alert] = await running.sent()
+        assert "is not writable" in alert
+    finally:
+        undo()
+    assert await running.alice_allowed()
+    assert store_lines(caplog_store)[1:] == [BACK]
+    assert len(await running.sent()) == 2
+
+
+async def test_a_stopped_postgresql_server_fails_closed_until_it_is_back(
+    caplog_store: pytest.LogCaptureFixture,
+) -> None:
+    if not find_bin("initdb"):
+        pytest.fail("PostgreSQL server binaries not found: run ./scripts/test, which installs them")
+    server = PgServer()  # its own: stopping the session's server would break other tests
+    server.start()
+    try:
+        running = await _running(server.url)
+        try:
+            assert await running.alice_allowed()
+            server.pause()
+            await running.refused_every_time()
+            [line] = store_lines(caplog_store)
+            assert line.startswith("store unavailable: ") and "refusing every request" in line
+            [alert] = await running.sent()
+            assert alert.startswith("<b>Store unavailable</b>")
+            server.resume()
+            assert await running.alice_allowed()
+            assert store_lines(caplog_store)[1:] == [BACK]
+        finally:
+            await running.core.close()
+    finally:
+        server.stop()
+
+
+async def test_housekeeping_outlives_a_lost_store(sqlite_running: tuple[Running, Path]) -> None:
+    running, path = sqlite_running
+    _delete(path)
+    stop = asyncio.Event()
+    rounds = 0
+
+    async def tick(_seconds: float) -> None:  # no real waiting: count rounds, stop after three
+        nonlocal rounds
+        rounds += 1
+        if rounds > 3:
+            stop.set()
+
+    assert await running.core.maintain_forever(stop, tick) == 3  # failing rounds, none fatal
+
+
+async def test_a_started_sqlite_store_never_creates_its_file_again(tmp_path: Path) -> None:
+    path = tmp_path / "hostwarden.db"
+    store = SqlStore(str(path))
+    await store.start()  # the first start creates the file
+    await store.db.dispose()
+    _delete(path)
+    # Even a connection opened past the store's own checks (a race) must not create it.
+    threads = set(threading.enumerate())
+    with pytest.raises(OperationalError, match="unable to open"):
+        async with store.db.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    assert not path.exists()
+    for thread in set(threading.enumerate()) - threads:
+        thread.join(timeout=10)  # aiosqlite's worker of the failed connection, stopping
+    await store.close()
+
+
+def test_only_a_lost_database_counts_as_unavailable() -> None:
+    def operational(message: str) -> OperationalError:
+        return OperationalError(
+            "SELECT secret FROM t WHERE x = ?", ("hunter2",), Exception(message)
+        )
+
+    reason = unavailable_reason(operational("unable to open database file"))
+    assert reason == "Exception: unable to open database file"  # no statement, no parameters
+    assert unavailable_reason(operational("database is locked")) is None  # contention
+    assert unavailable_reason(IntegrityError("INSERT", (), Exception("UNIQUE failed"))) is None
+    assert unavailable_reason(ConnectionRefusedError(111, "Connection refused")) == (
+        "ConnectionRefusedError: Connection refused"
+    )
+    assert unavailable_reason(StorageError("not found")) is None
+    assert unavailable_reason(ValueError("bug")) is None
