@@ -81,3 +81,21 @@ async def test_re_enrolment_needs_a_current_code(harness: Harness) -> None:
     assert not harness.session.named("SendPhoto")
     await harness.say(ADMIN_ID, f"/enroll2fa {harness.code(secret)}")
     assert harness.session.named("SendPhoto")
+
+
+async def test_a_cancelled_re_enrolment_keeps_the_old_factor(harness: Harness) -> None:
+    secret = await harness.enrol(ADMIN_ID)
+    await harness.say(ADMIN_ID, f"/enroll2fa {harness.code(secret)}")
+    await harness.say(ADMIN_ID, "/cancel")
+    # Someone holding the admin's Telegram account cannot now enrol without a code.
+    [refused] = await harness.say(ADMIN_ID, "/enroll2fa")
+    assert "already enrolled" in refused
+    assert await harness.core.totp.is_enrolled(await harness.user(ADMIN_ID))
+    # Finishing a re-enrolment swaps the factor.
+    harness.clock.advance(30)
+    await harness.say(ADMIN_ID, f"/enroll2fa {harness.code(secret)}")
+    [key] = [t for t in harness.session.texts(ADMIN_ID) if "key by hand" in t]
+    new_secret = key.split("<code>")[1].split("</code>")[0]
+    harness.clock.advance(30)
+    [done] = await harness.say(ADMIN_ID, harness.code(new_secret))
+    assert "Recovery codes" in done

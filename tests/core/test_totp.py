@@ -16,7 +16,7 @@ from hostwarden.core.qr import qr_png, qr_text
 from hostwarden.core.service import AccessCore
 from hostwarden.core.settings import TotpSettings
 from hostwarden.core.totp import TotpOutcome, match_step
-from hostwarden.errors import Conflict, InvalidInput
+from hostwarden.errors import Conflict, InvalidInput, NotFound
 from hostwarden.storage.base import AuditQuery
 
 RFC_SECRET = base64.b32encode(b"12345678901234567890").decode()
@@ -102,6 +102,33 @@ async def test_reenrolment_needs_a_current_code(core: AccessCore, clock: ManualC
         await core.totp.begin_enrolment(user, "000000" if totp.now() != "000000" else "111111")
     fresh = await core.totp.begin_enrolment(user, totp.at(clock.now()))
     assert fresh.secret != totp.secret
+
+
+async def test_an_abandoned_reenrolment_keeps_the_old_factor(
+    core: AccessCore, clock: ManualClock
+) -> None:
+    user, totp, _ = await enrolled(core, clock)
+    fresh = await core.totp.begin_enrolment(user, totp.at(clock.now()))
+    assert fresh.sealed is not None
+    # Walking away leaves 2FA as it was: enrolled, the old app still works, and a new
+    # enrolment still needs a current code.
+    clock.advance(30)
+    assert await core.totp.is_enrolled(user)
+    assert await core.totp.verify(user, totp.at(clock.now())) is TotpOutcome.ACCEPTED
+    with pytest.raises(Conflict):
+        await core.totp.begin_enrolment(user)
+    # Without the sealed secret nothing is pending; with a forged one, nothing either.
+    new = pyotp.TOTP(fresh.secret)
+    with pytest.raises(NotFound):
+        await core.totp.confirm_enrolment(user, new.at(clock.now()))
+    with pytest.raises(NotFound):
+        await core.totp.confirm_enrolment(user, new.at(clock.now()), fresh.uri)
+    # Confirmed with the sealed secret, the new factor replaces the old one.
+    clock.advance(30)
+    assert await core.totp.confirm_enrolment(user, new.at(clock.now()), fresh.sealed)
+    clock.advance(30)
+    assert await core.totp.verify(user, totp.at(clock.now())) is TotpOutcome.INVALID
+    assert await core.totp.verify(user, new.at(clock.now())) is TotpOutcome.ACCEPTED
 
 
 async def test_admin_reset_allows_enrolment_again(core: AccessCore, clock: ManualClock) -> None:

@@ -13,6 +13,7 @@ from hostwarden.cli.common import (
     DatabaseOption,
     InsecureOption,
     cli_actor,
+    fail,
     out,
     run_with_core,
 )
@@ -49,6 +50,9 @@ def enroll(
         return await core.totp.begin_enrolment(await core.accounts.get(name), current_code)
 
     enrolment = run_with_core(config, database, begin, allow_insecure_config)
+    if enrolment.sealed is not None and not sys.stdin.isatty():
+        # The new secret lives only in this process until a first code confirms it.
+        fail("replacing a factor needs a terminal to type the first code; nothing changed")
     if png is not None:
         png.write_bytes(qr_png(enrolment.uri))
         png.chmod(0o600)
@@ -62,7 +66,8 @@ def enroll(
     code = typer.prompt("Code from the authenticator app")
 
     async def confirm(core: AccessCore) -> list[str]:
-        return await core.totp.confirm_enrolment(await core.accounts.get(name), code)
+        user = await core.accounts.get(name)
+        return await core.totp.confirm_enrolment(user, code, enrolment.sealed)
 
     _show_codes(run_with_core(config, database, confirm, allow_insecure_config))
 

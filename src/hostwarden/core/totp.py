@@ -21,7 +21,7 @@ from hostwarden.core.identity import User
 from hostwarden.core.lockout import Lockout
 from hostwarden.core.secretbox import SecretBox
 from hostwarden.core.settings import TotpSettings
-from hostwarden.errors import Conflict, InvalidInput, NotFound
+from hostwarden.errors import Conflict, HostwardenError, InvalidInput, NotFound
 from hostwarden.storage.base import TotpFactor, TotpStore
 
 _RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
@@ -37,10 +37,16 @@ class TotpOutcome(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Enrolment:
-    """A pending enrolment: show ``uri`` as a QR code and ``secret`` for manual entry."""
+    """A pending enrolment: show ``uri`` as a QR code and ``secret`` for manual entry.
+
+    ``sealed`` is set when a confirmed factor is being replaced: the new secret, encrypted and
+    bound to the user, to hand back to :meth:`TotpService.confirm_enrolment`. The confirmed
+    factor stays in force until then, so an abandoned re-enrolment leaves 2FA as it was.
+    """
 
     secret: str
     uri: str
+    sealed: str | None = None
 
 
 def match_step(secret: str, code: str, when: datetime, settings: TotpSettings) -> int | None:
@@ -98,18 +104,32 @@ class TotpService:
                 )
             if await self.verify(user, current_code) is not TotpOutcome.ACCEPTED:
                 raise InvalidInput("the current code was not accepted")
+            replacing = True
+        else:
+            replacing = False
         secret = pyotp.random_base32(length=32)  # 160 bits
-        factor = TotpFactor(user.id, self._box.encrypt(secret), False, self._clock.now())
-        await self._store.put_factor(factor, user.id)
+        sealed: str | None = None
+        if replacing:
+            sealed = self._box.encrypt(f"{user.id}:{secret}")
+        else:
+            factor = TotpFactor(user.id, self._box.encrypt(secret), False, self._clock.now())
+            await self._store.put_factor(factor, user.id)
         await self._audit.record(Kind.TOTP_ENROLMENT_STARTED, subject=f"user:{user.username}")
         uri = pyotp.TOTP(
             secret, digits=self._settings.digits, interval=self._settings.period
         ).provisioning_uri(name=user.username, issuer_name=self._settings.issuer)
-        return Enrolment(secret, uri)
+        return Enrolment(secret, uri, sealed)
 
-    async def confirm_enrolment(self, user: User, code: str) -> list[str]:
-        """Confirm a pending enrolment with a first valid code; returns the recovery codes."""
+    async def confirm_enrolment(
+        self, user: User, code: str, sealed: str | None = None
+    ) -> list[str]:
+        """Confirm a pending enrolment with a first valid code; returns the recovery codes.
+
+        ``sealed`` is :attr:`Enrolment.sealed` when a confirmed factor is being replaced.
+        """
         factor = await self._store.get_factor(user.id)
+        if sealed is not None:
+            factor = self._unseal(user, sealed)
         if factor is None or factor.confirmed:
             raise NotFound("no enrolment is pending; start one first")
         outcome = await self._check(user, factor, code)
@@ -124,6 +144,15 @@ class TotpService:
             Alert("factor", "Second factor enrolled", self._clock.now(), username=user.username)
         )
         return codes
+
+    def _unseal(self, user: User, sealed: str) -> TotpFactor | None:
+        try:
+            owner, _, secret = self._box.decrypt(sealed).partition(":")
+        except HostwardenError:
+            return None
+        if owner != str(user.id) or not secret:
+            return None
+        return TotpFactor(user.id, self._box.encrypt(secret), False, self._clock.now())
 
     async def new_recovery_codes(self, user: User) -> list[str]:
         """Replace the user's recovery codes with fresh ones, shown only this once."""

@@ -104,7 +104,8 @@ async def enroll(
         return
     await state.set_state(TwoFactor.confirming_enrolment)
     wait = timedelta(seconds=max(hw.telegram.challenge_seconds, seconds))
-    await state.set_data({"deadline": (hw.clock.now() + wait).isoformat()})
+    deadline = (hw.clock.now() + wait).isoformat()
+    await state.set_data({"deadline": deadline, "sealed": enrolment.sealed})
 
 
 async def confirm_enrolment(
@@ -122,7 +123,8 @@ async def confirm_enrolment(
         )
         return
     try:
-        codes = await hw.core.totp.confirm_enrolment(hw_user, hw_reading.target)
+        sealed = (await state.get_data()).get("sealed")
+        codes = await hw.core.totp.confirm_enrolment(hw_user, hw_reading.target, sealed)
     except HostwardenError as exc:
         await send_text(bot, message.chat.id, html.escape(str(exc)) + ". Try again, or /cancel.")
         return
