@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from types import SimpleNamespace
 
 from aiogram import Bot, Dispatcher
 from aiogram.fsm.storage.memory import MemoryStorage
@@ -13,9 +15,12 @@ from tests.bot.fakes import TOKEN, RecordingSession, make_bot
 from bench.common import ALLOWED_ID, Backends
 from hostwarden.bot.actions import bot_policy
 from hostwarden.bot.app import BotApp, routers
+from hostwarden.bot.gate import AccessGate
 from hostwarden.bot.services import BotServices
 from hostwarden.config import Settings, TelegramSettings
 from hostwarden.core.clock import ManualClock
+from hostwarden.core.guard import Decision, Verdict
+from hostwarden.core.identity import Actor
 from hostwarden.core.secretbox import generate_key
 from hostwarden.core.service import AccessCore
 from hostwarden.core.settings import AccessSettings, TotpSettings
@@ -56,8 +61,22 @@ async def bench_bot(backends: Backends, backend: str) -> AsyncIterator[BotApp]:
         await core.close()
 
 
+class _AllowEverything:
+    """A guard that asks no store: every update is allowed, as if there were no access control."""
+
+    async def decide(self, actor: Actor, action: str) -> Decision:
+        return Decision(Verdict.ALLOW, "bench")
+
+
 def ungated_dispatcher(services: BotServices) -> Dispatcher:
-    """The same routers with no gate: only to measure what the gate costs."""
-    dispatcher = Dispatcher(storage=MemoryStorage(), hw=services)
+    """The same routers, reading and handlers with no guard: only to measure what it costs.
+
+    Routers dispatch on the gate's reading, so the reading stays; the decision is the part left
+    out.
+    """
+    core = SimpleNamespace(guard=_AllowEverything())
+    ungated = dataclasses.replace(services, core=core)  # type: ignore[arg-type]
+    dispatcher = Dispatcher(storage=MemoryStorage(), hw=ungated)
+    dispatcher.update.outer_middleware(AccessGate(ungated))
     dispatcher.include_routers(*routers())
     return dispatcher

@@ -55,16 +55,18 @@ class Backends:
             self._pg.stop()
 
 
-def bench_settings() -> CoreSettings:
+def bench_settings(allowed: Sequence[int] = (ALLOWED_ID,)) -> CoreSettings:
     return CoreSettings(
-        access=AccessSettings(allowed_telegram_ids=[ALLOWED_ID]),
+        access=AccessSettings(allowed_telegram_ids=list(allowed)),
         totp=TotpSettings(encryption_key=SecretStr(generate_key())),
     )
 
 
 @asynccontextmanager
-async def started_core(backends: Backends, name: str) -> AsyncIterator[AccessCore]:
-    core = AccessCore(await backends.store(name), bench_settings(), ManualClock())
+async def started_core(
+    backends: Backends, name: str, allowed: Sequence[int] = (ALLOWED_ID,)
+) -> AsyncIterator[AccessCore]:
+    core = AccessCore(await backends.store(name), bench_settings(allowed), ManualClock())
     await core.start()
     try:
         yield core

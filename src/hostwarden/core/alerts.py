@@ -11,12 +11,13 @@ from __future__ import annotations
 import html
 import logging
 from collections import Counter as Tally
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from hostwarden.core.audit import AuditTrail, Kind
 from hostwarden.core.clock import Clock
+from hostwarden.core.decision import OutboxEntry
 from hostwarden.core.masking import mask_user_id, mask_username
 from hostwarden.core.settings import AlertSettings
 from hostwarden.storage.base import OutboxMessage, OutboxStore, Outcome
@@ -100,16 +101,23 @@ class AlertOutbox:
         self._in_minute += 1
         return self._in_minute
 
+    def plan(self, alert: Alert) -> OutboxEntry:
+        """How ``alert`` enters the outbox: as itself while under the rate, else in a digest."""
+        minute = alert.at.replace(second=0, microsecond=0)
+        if self._count(minute) > self._settings.digest_above_per_minute:
+            bucket = f"{minute.isoformat()}|{alert.kind}"
+            return OutboxEntry(alert.kind, bucket, minute + timedelta(minutes=1))
+        return OutboxEntry(alert.render())
+
     async def raise_alert(self, alert: Alert) -> None:
         """Queue ``alert``: as itself while under the rate, else counted in this minute's digest."""
         now = self._clock.now()
-        minute = now.replace(second=0, microsecond=0)
-        folded = self._count(minute) > self._settings.digest_above_per_minute
-        if folded:
-            bucket = f"{minute.isoformat()}|{alert.kind}"
-            await self._outbox.fold(bucket, alert.kind, now, minute + timedelta(minutes=1))
+        entry = self.plan(replace(alert, at=now) if alert.at != now else alert)
+        if entry.bucket is not None and entry.deliver_at is not None:
+            await self._outbox.fold(entry.bucket, entry.text, now, entry.deliver_at)
         else:
-            await self._outbox.put(alert.render(), now)
+            await self._outbox.put(entry.text, now)
+        folded = entry.bucket is not None
         await self._audit.record(
             Kind.ALERT_RAISED, subject=_subject(alert), alert=alert.kind, folded=folded
         )

@@ -54,6 +54,7 @@ class Kind:
     ALERT_UNDELIVERABLE: Final = "alert.undeliverable"
     ADMIN_ACTION: Final = "admin.action"
     CONTAINER_ACTION: Final = "container.action"
+    IDENTITY_REVEALED: Final = "identity.revealed"
     ERROR: Final = "error"
 
 
@@ -108,7 +109,8 @@ class AuditTrail:
 
     def logged(self, event: AuditEvent) -> AuditEvent:
         """Write the log line of ``event``, which the store already holds; returns it."""
-        LOG.info(self.log_line(event))
+        if LOG.isEnabledFor(logging.INFO):
+            LOG.info(self.log_line(event))
         return event
 
     @staticmethod

@@ -102,6 +102,7 @@ class AccessCore:
             self.audit,
             clock,
             settings.access,
+            store.decisions,
         )
 
     def dispatcher(self, notifiers: list[Notifier]) -> AlertDispatcher:

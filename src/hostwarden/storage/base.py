@@ -10,10 +10,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hostwarden.core.health import StoreHealth
 from hostwarden.core.identity import User
+
+if TYPE_CHECKING:
+    from hostwarden.core.decision import DecisionPlan, DecisionResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +272,17 @@ class OutboxStore(Protocol):
     ) -> bool: ...
 
 
+class DecisionStore(Protocol):
+    """Runs one guard decision in one transaction: read, evaluate, write, commit, answer.
+
+    The store holds its lock (a row lock, SQLite's write lock, or the event loop) from the first
+    read to the commit, so the decision's counters, block, audit events and alerts are written
+    together and a limit can never be passed by a concurrent decision, in any process.
+    """
+
+    async def decide(self, plan: DecisionPlan) -> DecisionResult: ...
+
+
 class Store(Protocol):
     """A backend: one object per protocol, plus start and close.
 
@@ -291,6 +305,8 @@ class Store(Protocol):
     def audit(self) -> AuditStore: ...
     @property
     def outbox(self) -> OutboxStore: ...
+    @property
+    def decisions(self) -> DecisionStore: ...
     @property
     def health(self) -> StoreHealth: ...
 

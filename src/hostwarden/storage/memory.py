@@ -25,6 +25,7 @@ from hostwarden.storage.base import (
     TotpFactor,
 )
 from hostwarden.storage.counting import CounterState, apply_hit, block_event
+from hostwarden.storage.memory_decisions import MemoryDecisions
 from hostwarden.storage.memory_outbox import MemoryOutbox
 
 
@@ -37,7 +38,13 @@ class MemoryUsers:
         return self._by_name.get(username.casefold())
 
     async def by_telegram_id(self, telegram_id: int) -> User | None:
-        return next((u for u in self._by_name.values() if telegram_id in u.telegram_ids), None)
+        return self.find(telegram_id, None)
+
+    def find(self, telegram_id: int | None, username: str | None) -> User | None:
+        """The account with ``telegram_id``, else named ``username``, without awaiting."""
+        if telegram_id is not None:
+            return next((u for u in self._by_name.values() if telegram_id in u.telegram_ids), None)
+        return self._by_name.get(username.casefold()) if username is not None else None
 
     async def by_id(self, user_id: int) -> User | None:
         return next((u for u in self._by_name.values() if u.id == user_id), None)
@@ -73,14 +80,21 @@ class MemoryCounters:
         self._blocks = blocks
         self._capacity = capacity
 
+    def get(self, key: str) -> CounterState | None:
+        return self._rows.get(key)
+
+    def keep(self, key: str, state: CounterState) -> None:
+        """Store ``state`` without awaiting (for the memory decisions' atomic step)."""
+        self._rows[key] = state
+        self._rows.move_to_end(key)
+        self._evict()
+
     async def hit(self, key: str, now: datetime, rule: CounterRule) -> HitResult:
         block = self._blocks.get(key)
         state = self._rows.get(key)
         result, new_state, new_block = apply_hit(key, state, block, now, rule)
         if new_state is not None:
-            self._rows[key] = new_state
-            self._rows.move_to_end(key)
-            self._evict()
+            self.keep(key, new_state)
         if new_block is not None:
             event = self._blocks.store(new_block, block_event(new_block))
             result = dataclasses.replace(result, event=event)
@@ -117,7 +131,15 @@ class MemoryBlocks:
         self._blocks[block.key] = block
         return self._audit.add(event)
 
+    def keep(self, block: Block) -> None:
+        """Store ``block`` without awaiting; its event is the caller's to append."""
+        self._blocks[block.key] = block
+
     async def active(self, keys: tuple[str, ...], now: datetime) -> Block | None:
+        return self.find(keys, now)
+
+    def find(self, keys: tuple[str, ...], now: datetime) -> Block | None:
+        """The first active block on ``keys``, without awaiting."""
         for key in keys:
             block = self._blocks.get(key)
             if block is not None and block.active(now):
@@ -189,6 +211,10 @@ class MemoryTotp:
     async def get_factor(self, user_id: int) -> TotpFactor | None:
         return self._factors.get(user_id)
 
+    def enrolled(self, user_id: int) -> bool:
+        factor = self._factors.get(user_id)
+        return factor is not None and factor.confirmed
+
     async def put_factor(self, factor: TotpFactor | None, user_id: int) -> None:
         if factor is None:
             self._factors.pop(user_id, None)
@@ -225,6 +251,9 @@ class MemoryElevations:
         self._grants[(user_id, channel)] = at
 
     async def granted_at(self, user_id: int, channel: str) -> datetime | None:
+        return self.at(user_id, channel)
+
+    def at(self, user_id: int, channel: str) -> datetime | None:
         return self._grants.get((user_id, channel))
 
     async def revoke(self, user_id: int) -> None:
@@ -277,6 +306,7 @@ class MemoryStore:
         self.totp = MemoryTotp()
         self.elevations = MemoryElevations()
         self.outbox = MemoryOutbox()
+        self.decisions = MemoryDecisions(self)
         self.health = StoreHealth()  # memory is never lost while the process runs
 
     async def start(self) -> None:

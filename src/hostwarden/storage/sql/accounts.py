@@ -28,7 +28,8 @@ class SqlUsers:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def _load(self, conn: AsyncConnection, row: Any) -> User:
+    async def load(self, conn: AsyncConnection, row: Any) -> User:
+        """The user of a ``users`` row, with its Telegram IDs, inside ``conn``."""
         ids = await conn.execute(
             select(t.telegram_ids.c.telegram_id)
             .where(t.telegram_ids.c.user_id == row.id)
@@ -51,7 +52,7 @@ class SqlUsers:
                     select(t.users).where(t.users.c.username_key == username.casefold())
                 )
             ).first()
-            return await self._load(conn, row) if row else None
+            return await self.load(conn, row) if row else None
 
     async def by_telegram_id(self, telegram_id: int) -> User | None:
         query = select(t.users).join(t.telegram_ids, t.telegram_ids.c.user_id == t.users.c.id)
@@ -59,12 +60,12 @@ class SqlUsers:
             row = (
                 await conn.execute(query.where(t.telegram_ids.c.telegram_id == telegram_id))
             ).first()
-            return await self._load(conn, row) if row else None
+            return await self.load(conn, row) if row else None
 
     async def by_id(self, user_id: int) -> User | None:
         async with self._db.read() as conn:
             row = (await conn.execute(select(t.users).where(t.users.c.id == user_id))).first()
-            return await self._load(conn, row) if row else None
+            return await self.load(conn, row) if row else None
 
     def _values(self, user: User) -> dict[str, Any]:
         return {
@@ -128,7 +129,7 @@ class SqlUsers:
     async def list(self) -> list[User]:
         async with self._db.read() as conn:
             rows = (await conn.execute(select(t.users).order_by(t.users.c.id))).all()
-            return [await self._load(conn, row) for row in rows]
+            return [await self.load(conn, row) for row in rows]
 
 
 def _session(row: Any) -> SessionRecord:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from hostwarden.core.health import StoreHealth
 from hostwarden.storage.sql.accounts import SqlElevations, SqlSessions, SqlTotp, SqlUsers
 from hostwarden.storage.sql.db import Database, normalise_url
+from hostwarden.storage.sql.decisions import SqlDecisions
 from hostwarden.storage.sql.migrate import upgrade
 from hostwarden.storage.sql.outbox import SqlOutbox
 from hostwarden.storage.sql.security import SqlAudit, SqlBlocks, SqlCounters
+from hostwarden.storage.sql.sqlite_decisions import SqliteDecisions
 
 __all__ = ["SqlStore", "normalise_url"]
 
@@ -29,6 +33,11 @@ class SqlStore:
         self.elevations = SqlElevations(self.db)
         self.audit = SqlAudit(self.db)
         self.outbox = SqlOutbox(self.db)
+        self.decisions: SqliteDecisions | SqlDecisions = (
+            SqliteDecisions(self.db.file, self.health)
+            if self.db.file is not None
+            else SqlDecisions(self.db, self.users)
+        )
 
     async def start(self) -> None:
         """Apply pending migrations; from then on an SQLite file is never created again."""
@@ -36,4 +45,6 @@ class SqlStore:
         self.db.started()
 
     async def close(self) -> None:
+        if isinstance(self.decisions, SqliteDecisions):
+            await asyncio.to_thread(self.decisions.close)
         await self.db.dispose()

@@ -1,0 +1,157 @@
+"""The decision store's reads and writes on SQLite, as plain SQL on the schema's tables.
+
+Values are stored as SQLAlchemy stores them there (naive UTC timestamps with microseconds, JSON
+text), so the ORM's repositories and this hot path read each other's rows; the contract suite
+checks it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from hostwarden.core.identity import Role, User
+from hostwarden.storage.base import AuditEvent, Block
+from hostwarden.storage.counting import CounterState
+
+if TYPE_CHECKING:
+    from hostwarden.core.decision import DecisionPlan, DecisionResult, DecisionWrites
+
+_BLOCK = (
+    "SELECT key, until, reason, level, created_at FROM blocks WHERE key IN ({marks}) "
+    "AND (until IS NULL OR until > ?) LIMIT 1"
+)
+_USER_BY_TELEGRAM = (
+    "SELECT u.id, u.username, u.roles, u.password_hash, u.locked, u.created_at FROM users u "
+    "JOIN user_telegram_ids t ON t.user_id = u.id WHERE t.telegram_id = ?"
+)
+_USER_BY_NAME = (
+    "SELECT id, username, roles, password_hash, locked, created_at FROM users "
+    "WHERE username_key = ?"
+)
+_TELEGRAM_IDS = "SELECT telegram_id FROM user_telegram_ids WHERE user_id = ? ORDER BY telegram_id"
+_COUNTER = "SELECT count, window_start, level, last_seen, last_alert FROM counters WHERE key = ?"
+_FACTOR = (
+    "SELECT (SELECT confirmed FROM totp_factors WHERE user_id = ?), "
+    "(SELECT granted_at FROM elevations WHERE user_id = ? AND channel = ?)"
+)
+_PUT_COUNTER = (
+    "INSERT INTO counters (key, count, window_start, level, last_seen, last_alert) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET count = excluded.count, "
+    "window_start = excluded.window_start, level = excluded.level, "
+    "last_seen = excluded.last_seen, last_alert = excluded.last_alert"
+)
+_PUT_BLOCK = (
+    "INSERT INTO blocks (key, until, reason, level, created_at) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (key) DO UPDATE SET until = excluded.until, reason = excluded.reason, "
+    "level = excluded.level, created_at = excluded.created_at"
+)
+_APPEND = (
+    "INSERT INTO audit_events (at, kind, actor, subject, detail) VALUES (?, ?, ?, ?, ?) "
+    "RETURNING id"
+)
+_PUT_ALERT = "INSERT INTO outbox (created_at, text, next_attempt_at, count) VALUES (?, ?, ?, 1)"
+_FOLD_ALERT = (
+    "INSERT INTO outbox (created_at, text, next_attempt_at, bucket, count) "
+    "VALUES (?, ?, ?, ?, 1) ON CONFLICT (bucket) DO UPDATE SET count = outbox.count + 1"
+)
+
+
+def stamp(value: datetime | None) -> str | None:
+    """A datetime as the schema stores it in SQLite: naive UTC, microseconds."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def unstamp(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+class Reads:
+    """The decision's reads, inside the writer's open transaction."""
+
+    def __init__(self, conn: sqlite3.Connection, now: datetime) -> None:
+        self._conn = conn
+        self._now = stamp(now)
+
+    def block(self, keys: tuple[str, ...]) -> Block | None:
+        if not keys:
+            return None
+        sql = _BLOCK.format(marks=",".join("?" * len(keys)))
+        row = self._conn.execute(sql, (*keys, self._now)).fetchone()
+        if row is None:
+            return None
+        created = unstamp(row[4])
+        assert created is not None
+        return Block(row[0], unstamp(row[1]), row[2], row[3], created)
+
+    def user(self, telegram_id: int | None, username: str | None) -> User | None:
+        if telegram_id is not None:
+            row = self._conn.execute(_USER_BY_TELEGRAM, (telegram_id,)).fetchone()
+        elif username is not None:
+            row = self._conn.execute(_USER_BY_NAME, (username.casefold(),)).fetchone()
+        else:
+            return None
+        if row is None:
+            return None
+        ids = tuple(r[0] for r in self._conn.execute(_TELEGRAM_IDS, (row[0],)))
+        roles = frozenset(Role(v) for v in (row[2] or "").split(",") if v)
+        return User(row[0], row[1], ids, roles, row[3], bool(row[4]), unstamp(row[5]))
+
+    def counter(self, key: str) -> CounterState | None:
+        row = self._conn.execute(_COUNTER, (key,)).fetchone()
+        if row is None:
+            return None
+        window_start, last_seen = unstamp(row[1]), unstamp(row[3])
+        assert window_start is not None and last_seen is not None
+        return CounterState(row[0], window_start, row[2], last_seen, unstamp(row[4]))
+
+    def factor(self, user_id: int, channel: str) -> tuple[bool, datetime | None]:
+        confirmed, granted = self._conn.execute(_FACTOR, (user_id, user_id, channel)).fetchone()
+        return bool(confirmed), unstamp(granted)
+
+
+def write(conn: sqlite3.Connection, writes: DecisionWrites, now: datetime) -> list[AuditEvent]:
+    if writes.counter is not None:
+        key, state = writes.counter
+        conn.execute(
+            _PUT_COUNTER,
+            (
+                key,
+                state.count,
+                stamp(state.window_start),
+                state.level,
+                stamp(state.last_seen),
+                stamp(state.last_alert),
+            ),
+        )
+    if writes.block is not None:
+        block = writes.block
+        conn.execute(
+            _PUT_BLOCK,
+            (block.key, stamp(block.until), block.reason, block.level, stamp(block.created_at)),
+        )
+    stored = []
+    for event in writes.events:
+        values = (stamp(event.at), event.kind, event.actor[:300], event.subject[:300])
+        (new_id,) = conn.execute(_APPEND, (*values, json.dumps(event.detail))).fetchone()
+        stored.append(dataclasses.replace(event, id=new_id))
+    for entry in writes.outbox:
+        if entry.bucket is not None and entry.deliver_at is not None:
+            conn.execute(
+                _FOLD_ALERT, (stamp(now), entry.text, stamp(entry.deliver_at), entry.bucket)
+            )
+        else:
+            conn.execute(_PUT_ALERT, (stamp(now), entry.text, stamp(now)))
+    return stored
+
+
+def decide_in(conn: sqlite3.Connection, plan: DecisionPlan) -> DecisionResult:
+    """Read, evaluate and write one plan inside ``conn``'s open transaction."""
+    result = plan.evaluate(Reads(conn, plan.now))
+    events = write(conn, result.writes, plan.now)
+    return dataclasses.replace(result, writes=dataclasses.replace(result.writes, events=events))
