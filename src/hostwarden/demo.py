@@ -75,7 +75,7 @@ async def say(
 ) -> list[dict[str, Any]]:
     console.print(f"[cyan]{NAMES.get(user_id, user_id)} >[/cyan] {escape(text)}")
     seq = await chat.say(user_id, text, **(user or {}))
-    events = await chat.events(seq, None, count, WAIT) if count else []
+    events = await chat.events(seq, user_id, count, WAIT) if count else []
     show(events)
     return events
 
