@@ -46,7 +46,8 @@ class QuietSession(RecordingSession):
     async def make_request(self, bot: Bot, method, timeout=None):  # type: ignore[no-untyped-def]  # noqa: ASYNC109
         result = await super().make_request(bot, method, timeout)
         self.calls.clear()
-        QuietSession.sent += 1
+        if type(method).__name__ == "SendMessage":
+            QuietSession.sent += 1
         return result
 
 

@@ -1,0 +1,132 @@
+"""hostwarden's guard beside a minimal in-memory "pyTMBot-like" access middleware, same loads.
+
+    uv run python -m bench.side_by_side [--scale 1.0] [--backends memory,sqlite,postgres]
+
+The baseline is what pyTMBot's access control does, at its least: an allow-list, a per-ID
+attempt counter, a block at the 3rd attempt for an hour, nothing persisted; it logs one line per
+refused message, as pyTMBot does. hostwarden decides with ``Guard.decide`` (64 requests at a
+time, as aiogram runs updates as tasks), persists every count, block, audit event and alert, and
+logs one JSON audit line per event. Both log to a stream that discards the text once formatted.
+
+Loads: one allowed user (paced at hostwarden's rate limit); 20,000 unknown IDs five times each;
+100,000 unknown IDs once each. Messages per second; the ratio is hostwarden over the baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from bench.common import ALLOWED_ID, Backends, started_core, table
+from hostwarden.core.clock import ManualClock
+from hostwarden.core.identity import Actor
+from hostwarden.core.service import AccessCore
+from hostwarden.runtime import configure_logging
+
+CLIENTS = 64
+LOG = logging.getLogger("bench.pytmbot_like")
+
+
+class NullStream(io.TextIOBase):
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+class PyTMBotLike:
+    """Allow-list, per-ID counter, block at 3 for an hour; in memory; a log line per refusal."""
+
+    def __init__(self, allowed: set[int], clock: ManualClock) -> None:
+        self._allowed = allowed
+        self._clock = clock
+        self._attempts: dict[int, int] = {}
+        self._blocked: dict[int, datetime] = {}
+
+    def check(self, user_id: int) -> bool:
+        if user_id in self._allowed:
+            return True
+        now = self._clock.now()
+        until = self._blocked.get(user_id)
+        if until is not None and until > now:
+            LOG.warning("blocked user %s dropped", user_id)
+            return False
+        attempts = self._attempts.get(user_id, 0) + 1
+        self._attempts[user_id] = attempts
+        if attempts >= 3:
+            self._blocked[user_id] = now + timedelta(hours=1)
+            LOG.warning("user %s blocked after %s attempts", user_id, attempts)
+        else:
+            LOG.warning("unauthorized access attempt %s by %s", attempts, user_id)
+        return False
+
+
+Loads = list[tuple[str, Callable[[int], int], int]]
+
+
+def loads(scale: float) -> Loads:
+    """(name, message number -> sender ID, messages)."""
+    ids = int(20_000 * scale)
+    return [
+        ("1 allowed user", lambda i: ALLOWED_ID, int(20_000 * scale)),
+        ("20,000 unknown IDs x 5", lambda i: 500_000_000 + i % ids, int(100_000 * scale)),
+        ("100,000 unknown IDs x 1", lambda i: 700_000_000 + i, int(100_000 * scale)),
+    ]
+
+
+async def run(
+    clock: ManualClock,
+    n: int,
+    sender: Callable[[int], int],
+    decide: Callable[[int], Awaitable[object]],
+) -> float:
+    start = time.perf_counter()
+    for first in range(0, n, CLIENTS):
+        clock.advance(0.5)  # the allowed user stays at hostwarden's rate limit (20 per 10 s)
+        await asyncio.gather(*(decide(sender(i)) for i in range(first, min(first + CLIENTS, n))))
+    return n / (time.perf_counter() - start)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--backends", default="memory,sqlite,postgres")
+    args = parser.parse_args()
+    configure_logging(NullStream(), extra_loggers=("bench",))
+    rows: list[list[object]] = []
+    baseline: list[float] = []
+    for _, sender, n in loads(args.scale):
+        clock = ManualClock()
+        middleware = PyTMBotLike({ALLOWED_ID}, clock)
+
+        async def check(user_id: int, m: PyTMBotLike = middleware) -> None:
+            m.check(user_id)
+
+        baseline.append(await run(clock, n, sender, check))
+    rows.append(["pyTMBot-like, memory, nothing persisted", *(f"{r:,.0f}" for r in baseline)])
+    backends = Backends()
+    try:
+        for name in args.backends.split(","):
+            rates = []
+            for _, sender, n in loads(args.scale):
+                async with started_core(backends, name) as core:
+                    clock = core.clock
+                    assert isinstance(clock, ManualClock)
+
+                    async def decide(user_id: int, core: AccessCore = core) -> None:
+                        await core.guard.decide(Actor(telegram_id=user_id), "host.view")
+
+                    rates.append(await run(clock, n, sender, decide))
+            cells = [f"{r:,.0f} ({r / b:.2f})" for r, b in zip(rates, baseline, strict=True)]
+            rows.append([f"hostwarden, {name}, everything persisted", *cells])
+    finally:
+        backends.close()
+    print(f"Messages per second ({CLIENTS} at a time; in brackets: ratio to the baseline)\n")
+    print(table(["", *(name for name, _, _ in loads(args.scale))], rows))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
