@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from hostwarden.core.identity import Role, User
+from hostwarden.core.audit import Kind
+from hostwarden.core.decision import (
+    DecisionContext,
+    DecisionPlan,
+    DecisionResult,
+    OutboxEntry,
+    Verdict,
+)
+from hostwarden.core.identity import Actor, Role, User
+from hostwarden.core.lockout import bounded_key
+from hostwarden.core.policy import Policy
+from hostwarden.core.settings import AccessSettings
 from hostwarden.errors import Conflict, NotFound
 from hostwarden.storage.base import (
     AuditEvent,
@@ -16,6 +28,7 @@ from hostwarden.storage.base import (
     Block,
     CounterRule,
     Delivery,
+    HitResult,
     Outcome,
     SessionRecord,
     TotpFactor,
@@ -320,3 +333,113 @@ class TestOutbox:
         await store.outbox.fold("m1|totp", "totp", at(61), at(120))
         [fresh] = await store.outbox.due(at(120), 10)
         assert (fresh.count, fresh.deliveries) == (1, ())
+
+
+MAX_ATTEMPTS = 3
+
+
+def _plan_alert(
+    kind: str, ref: str, actor: Actor, hit: HitResult, left: int, now: datetime
+) -> OutboxEntry:
+    # Even Telegram IDs fold into one digest, so that folds in one batch are covered too.
+    if actor.telegram_id is not None and actor.telegram_id % 2 == 0:
+        return OutboxEntry("digest", f"{T0.isoformat()}|{kind}", at(60))
+    return OutboxEntry(f"{kind} {ref} attempt {hit.count}")
+
+
+DECISIONS = DecisionContext(
+    access=AccessSettings(max_attempts=MAX_ATTEMPTS, rate_limit=2, rate_window_seconds=10),
+    unknown_rule=CounterRule(MAX_ATTEMPTS, 600, 60, 240, alert_every_seconds=300),
+    rate_rule=CounterRule(limit=None, window_seconds=10),
+    rule_for=Policy().rule_for,
+    resolve_user=lambda user: user if user.roles else None,
+    config_roles=lambda _telegram_id: frozenset(),
+    mfa_fresh=lambda granted: granted is not None and granted >= at(1),
+    bounded_key=bounded_key,
+    plan_alert=_plan_alert,
+)
+
+
+def _decide(store: Any, actor: Actor, seconds: float, action: str = "host.view") -> Any:
+    return store.decisions.decide(DecisionPlan(actor, action, at(seconds), DECISIONS))
+
+
+def _kinds(result: DecisionResult) -> list[str]:
+    return [e.kind for e in result.writes.events]
+
+
+class TestDecisions:
+    async def test_a_stranger_is_counted_then_blocked_with_its_event(self, store: Any) -> None:
+        stranger = Actor(telegram_id=555)
+        results = [await _decide(store, stranger, n) for n in range(MAX_ATTEMPTS + 1)]
+        reasons = [r.decision.reason for r in results]
+        assert reasons == ["unknown"] * (MAX_ATTEMPTS - 1) + ["blocked now", "blocked"]
+        made = results[MAX_ATTEMPTS - 1]
+        assert made.writes.block is not None and made.writes.block.key == "tg:555"
+        [created] = [e for e in made.writes.events if e.kind == Kind.BLOCK_CREATED]
+        assert created.subject == "tg:555" and created.id is not None
+        assert await store.blocks.active(("tg:555",), at(MAX_ATTEMPTS)) == made.writes.block
+        assert await store.audit.query(AuditQuery(kind=Kind.BLOCK_CREATED)) == [created]
+        assert _kinds(results[-1]) == [Kind.ACCESS_BLOCKED] and results[-1].writes.block is None
+
+    async def test_concurrent_decisions_for_one_stranger_count_exactly_max_attempts(
+        self, store: Any
+    ) -> None:
+        stranger = Actor(telegram_id=557)
+        results = await asyncio.gather(
+            *(_decide(store, stranger, 0) for _ in range(2 * MAX_ATTEMPTS))
+        )
+        assert Counter(r.decision.reason for r in results) == {
+            "unknown": MAX_ATTEMPTS - 1,
+            "blocked now": 1,
+            "blocked": MAX_ATTEMPTS,
+        }
+        unknown = await store.audit.query(AuditQuery(kind=Kind.ACCESS_UNKNOWN))
+        assert sorted(e.detail["attempt"] for e in unknown) == list(range(1, MAX_ATTEMPTS + 1))
+        assert len(await store.audit.query(AuditQuery(kind=Kind.BLOCK_CREATED))) == 1
+        assert [b.key for b in await store.blocks.list(at(0))] == ["tg:557"]
+
+    async def test_event_ids_follow_the_decisions_and_read_back_as_written(
+        self, store: Any
+    ) -> None:
+        strangers = [Actor(telegram_id=601), Actor(username="Mallory", ip="192.0.2.7")]
+        results = await asyncio.gather(*(_decide(store, a, 1) for a in strangers * 2))
+        events = [e for r in results for e in r.writes.events]
+        ids = [e.id for e in events]
+        assert all(isinstance(i, int) for i in ids) and ids == sorted(set(ids))
+        stored = await store.audit.query(AuditQuery(limit=100))
+        assert list(reversed(stored)) == events
+        assert events[0].at == at(1) and events[0].detail == {"action": "host.view", "attempt": 1}
+        assert results[1].writes.counter is not None
+        assert results[1].writes.counter[0] == "user:mallory"
+
+    async def test_a_known_user_is_rate_limited_and_2fa_reads_factor_and_elevation(
+        self, store: Any
+    ) -> None:
+        root = await store.users.create(User(0, "root", (777,), frozenset({Role.ADMIN})))
+        actor = Actor(telegram_id=777)
+        denied = await _decide(store, actor, 0, "containers.manage")
+        assert (denied.decision.verdict, denied.decision.reason) == (
+            Verdict.DENY,
+            "no second factor",
+        )
+        assert denied.decision.user == root
+        await store.totp.put_factor(TotpFactor(root.id, "enc", True, at(0)), root.id)
+        await store.elevations.grant(root.id, "telegram", at(0))
+        asked = await _decide(store, actor, 20, "containers.manage")
+        assert asked.decision.verdict is Verdict.ASK_TOTP  # granted at 0: not fresh here
+        await store.elevations.grant(root.id, "telegram", at(1))
+        allowed = await _decide(store, actor, 40, "containers.manage")
+        assert allowed.decision.allowed and _kinds(allowed) == [Kind.ACCESS_GRANTED]
+        rated = [await _decide(store, actor, 60) for _ in range(4)]
+        assert [r.decision.reason for r in rated] == ["allowed", "allowed", "rate", "rate"]
+        assert [_kinds(r) for r in rated[2:]] == [[Kind.ACCESS_THROTTLED], []]
+
+    async def test_alerts_reach_the_outbox_alone_or_folded(self, store: Any) -> None:
+        actors = [Actor(telegram_id=n) for n in (701, 702, 704, 706)]
+        results = await asyncio.gather(*(_decide(store, a, 0) for a in actors))
+        assert all(Kind.ALERT_RAISED in _kinds(r) for r in results)
+        [alone] = await store.outbox.due(at(0), 10)
+        assert (alone.text, alone.count, alone.bucket) == ("unauthorized tg:701 attempt 1", 1, None)
+        due = await store.outbox.due(at(60), 10)
+        assert [(m.text, m.count) for m in due] == [(alone.text, 1), ("digest", 3)]

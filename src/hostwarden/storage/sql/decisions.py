@@ -1,6 +1,7 @@
 """Guard decisions on any SQL store through SQLAlchemy: the reads first, then one evaluation.
 
-Used for PostgreSQL. Inside one transaction the decision's one counter row is claimed with
+Used for an SQLite database in memory (files have :mod:`.sqlite_decisions`, PostgreSQL has
+:mod:`.pg_decisions`). Inside one transaction the decision's one counter row is claimed with
 ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` (PostgreSQL then holds its row lock until the
 commit, so two processes cannot both pass a limit), the other reads follow, the plan is evaluated
 over what was read, and every write commits together before the caller is answered.

@@ -10,6 +10,7 @@ from hostwarden.storage.sql.db import Database, normalise_url
 from hostwarden.storage.sql.decisions import SqlDecisions
 from hostwarden.storage.sql.migrate import upgrade
 from hostwarden.storage.sql.outbox import SqlOutbox
+from hostwarden.storage.sql.pg_decisions import PgDecisions, connect_args
 from hostwarden.storage.sql.security import SqlAudit, SqlBlocks, SqlCounters
 from hostwarden.storage.sql.sqlite_decisions import SqliteDecisions
 
@@ -33,11 +34,13 @@ class SqlStore:
         self.elevations = SqlElevations(self.db)
         self.audit = SqlAudit(self.db)
         self.outbox = SqlOutbox(self.db)
-        self.decisions: SqliteDecisions | SqlDecisions = (
-            SqliteDecisions(self.db.file, self.health)
-            if self.db.file is not None
-            else SqlDecisions(self.db, self.users)
-        )
+        self.decisions: SqliteDecisions | PgDecisions | SqlDecisions
+        if self.db.file is not None:
+            self.decisions = SqliteDecisions(self.db.file, self.health)
+        elif self.db.dialect == "postgresql":
+            self.decisions = PgDecisions(connect_args(self.db.engine), self.health)
+        else:  # an SQLite database in memory
+            self.decisions = SqlDecisions(self.db, self.users)
 
     async def start(self) -> None:
         """Apply pending migrations; from then on an SQLite file is never created again."""
@@ -47,4 +50,6 @@ class SqlStore:
     async def close(self) -> None:
         if isinstance(self.decisions, SqliteDecisions):
             await asyncio.to_thread(self.decisions.close)
+        elif isinstance(self.decisions, PgDecisions):
+            await self.decisions.close()
         await self.db.dispose()
