@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 import json
+import socket
+from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from aiogram import Bot
 from aiogram.exceptions import TelegramNetworkError
 from aiogram.methods import GetMe, TelegramMethod
 from aiohttp import web
 from packaging.version import Version
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from hostwarden.bot.actions import bot_policy
 from hostwarden.bot.app import BotApp, notifiers_for
 from hostwarden.bot.notifiers import AppriseNotifier
+from hostwarden.bot.render import MESSAGE_LIMIT, Renderer
 from hostwarden.config import TelegramSettings
 from hostwarden.core.alerts import Alert
 from hostwarden.core.audit import Kind
 from hostwarden.core.clock import ManualClock
 from hostwarden.core.service import AccessCore
+from hostwarden.core.settings import AlertSettings
 from hostwarden.host.metrics import HostReader
 from hostwarden.host.monitor import HostMonitor
 from hostwarden.host.thresholds import Crossing, MonitorSettings, ThresholdMonitor
@@ -197,3 +202,49 @@ async def test_a_chat_not_found_does_not_repeat_alerts_to_the_valid_chat(
         clock.advance(60)
     assert session.refused == refused and len(session.texts(ADMIN_CHAT)) == 3
     await core.close()
+
+
+HOST = "edge-01 <lab>"
+HEADER = "🖥 <i>edge-01 &lt;lab&gt;</i>\n"
+NAMED = "\nHost: edge-01 &lt;lab&gt;\n"
+
+
+async def test_every_view_and_every_alert_names_the_host(clock: ManualClock) -> None:
+    settings = bot_settings(
+        monitor=MonitorSettings(enabled=False, host_label=HOST),
+        alerts=AlertSettings(digest_above_per_minute=1),
+    )
+    harness, core = await make_harness(settings, clock)
+    for command in ("/status", "/cpu", "/memory", "/disks", "/network", "/uptime", "/sensors"):
+        [view] = await harness.say(USER_ID, command)
+        assert view.startswith(HEADER), (command, view[:80])
+    [status] = await harness.say(USER_ID, "/status")
+    assert status.split("\n")[1].startswith("<b>Status</b>")
+    for stranger in (STRANGER_ID, STRANGER_ID + 1, STRANGER_ID + 2):
+        await harness.say(stranger, "/start")
+    clock.advance(60)  # the digest is due after its minute
+    single, digest = await harness.admin_chat()
+    assert single.startswith("<b>Unauthorized access attempt</b>" + NAMED)
+    assert digest.startswith("<b>Alert digest</b>" + NAMED)
+    harness.session.clear()
+    core.health.failed("the database file is missing")
+    await harness.app.store_alerts.drain()
+    [lost] = harness.session.texts(ADMIN_CHAT)
+    assert lost.startswith("<b>Store unavailable</b>" + NAMED)
+    await core.close()
+
+
+def test_the_host_label_defaults_to_the_hostname_and_is_bounded() -> None:
+    assert MonitorSettings().host_label == socket.gethostname()[:64]
+    with pytest.raises(ValidationError):
+        MonitorSettings(host_label="a" * 65)
+    with pytest.raises(ValidationError):
+        MonitorSettings(host_label="two\nlines")
+
+
+def test_a_view_cut_to_fit_keeps_its_host_line() -> None:
+    renderer = Renderer(host=HOST)
+    text = renderer.render("logs", name="web", count=2000, text="x" * 9000, cut=True)
+    assert text.startswith(HEADER) and len(text) <= MESSAGE_LIMIT
+    assert "cut to fit" in text
+    assert not Renderer().render("uptime", seconds=5, booted=datetime.now(UTC)).startswith("🖥")

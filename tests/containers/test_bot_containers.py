@@ -90,6 +90,7 @@ async def test_views_logs_and_details_through_the_bot(harness: Harness, web_cont
     assert "tick 0" in logs and "password=***" in logs and "hunter2" not in logs
     [details] = await harness.say(ADMIN_ID, f"/container {web_container}")
     assert "TZ=UTC" in details and "API_TOKEN=(hidden)" in details and "s3cr3t" not in details
+    assert "Command:" in details and "hunter2" not in details  # the command line is masked too
     [missing] = await harness.say(ADMIN_ID, "/logs no-such-thing")
     assert "no such container" in missing
 

@@ -10,6 +10,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
+from hostwarden.containers.redact import mask_secrets
 from hostwarden.core.audit import masked_ref
 
 MESSAGE_LIMIT = 4096
@@ -59,10 +60,19 @@ def _masked(ref: str) -> Markup:
     return Markup(masked_ref(str(ref)))  # noqa: S704
 
 
-class Renderer:
-    """Renders ``templates/<name>.html.j2`` with the helpers above; ``now`` is for ages."""
+def host_header(host: str) -> str:
+    """The first line of every view: which host it is about (``monitor.host_label``)."""
+    return f"🖥 <i>{html.escape(host)}</i>"
 
-    def __init__(self) -> None:
+
+class Renderer:
+    """Renders ``templates/<name>.html.j2`` with the helpers above; ``now`` is for ages.
+
+    Every view starts with :func:`host_header` for :attr:`host` (when set), and templates
+    see it as ``host``, so several bots in one chat can be told apart.
+    """
+
+    def __init__(self, host: str = "") -> None:
         self._env = Environment(
             loader=PackageLoader("hostwarden.bot", "templates"),
             autoescape=True,
@@ -78,7 +88,18 @@ class Renderer:
             ago=self._ago,
             ref=_masked,
             ref_ip=lambda ip: _masked(f"ip:{ip}") if ip else "-",
+            secrets=mask_secrets,
         )
+        self.host = host
+
+    @property
+    def host(self) -> str:
+        """The host label every view names."""
+        return str(self._env.globals["host"])
+
+    @host.setter
+    def host(self, value: str) -> None:
+        self._env.globals["host"] = value
 
     @staticmethod
     def _ago(value: datetime | None, now: datetime | None = None) -> str:
@@ -90,4 +111,7 @@ class Renderer:
     def render(self, template: str, /, **values: Any) -> str:
         """The template's output, clipped to one Telegram message."""
         text = self._env.get_template(f"{template}.html.j2").render(**values).strip()
-        return clip_html(text)
+        if not self.host:
+            return clip_html(text)
+        header = host_header(self.host)
+        return f"{header}\n{clip_html(text, MESSAGE_LIMIT - len(header) - 1)}"

@@ -18,6 +18,7 @@ import docker.errors
 import requests.exceptions
 from docker.models.containers import Container
 
+from hostwarden.containers.expected import ExpectedActions
 from hostwarden.containers.redact import clean_log
 from hostwarden.containers.settings import ContainerSettings
 from hostwarden.errors import InvalidInput, NotFound, Unavailable
@@ -71,6 +72,15 @@ class ContainerDetails:
 
 
 @dataclass(frozen=True, slots=True)
+class RuntimeState:
+    """What the event follower asks the engine about a container that died or changed health."""
+
+    oom_killed: bool
+    memory_limit: int  # bytes; 0 when unlimited
+    health: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class ImageSummary:
     short_id: str
     tags: tuple[str, ...]
@@ -111,12 +121,17 @@ def _ports(attrs: dict[str, Any]) -> tuple[str, ...]:
 
 
 class ContainerEngine:
-    """Lists, inspects, reads and manages containers; every call is bounded by the timeout."""
+    """Lists, inspects, reads and manages containers; every call is bounded by the timeout.
+
+    Starts, stops and restarts are noted in :attr:`expected` first, so the event follower
+    knows them for hostwarden's own.
+    """
 
     def __init__(self, settings: ContainerSettings) -> None:
         self._settings = settings
         self._client: docker.DockerClient | None = None
         self._allow = set(settings.env_allow_list)
+        self.expected = ExpectedActions()
 
     def _connect(self) -> docker.DockerClient:
         if self._client is None:
@@ -189,25 +204,43 @@ class ContainerEngine:
         )
         return clean_log(raw.decode("utf-8", errors="replace"))
 
+    async def runtime_state(self, name: str) -> RuntimeState:
+        """OOM kill, memory limit and health of one container (by name or ID)."""
+        check_container_name(name)
+        container = await self._call(lambda c: c.containers.get(name))
+        attrs: dict[str, Any] = container.attrs
+        found = attrs.get("State")
+        state: dict[str, Any] = found if isinstance(found, dict) else {}
+        health = (state.get("Health") or {}).get("Status") or None
+        memory = (attrs.get("HostConfig") or {}).get("Memory") or 0
+        return RuntimeState(bool(state.get("OOMKilled")), int(memory), health)
+
     async def start(self, name: str) -> ContainerSummary:
-        return await self._act(name, lambda ct: ct.start())
+        return await self._act(name, "start", lambda ct: ct.start())
 
     async def stop(self, name: str) -> ContainerSummary:
-        return await self._act(name, lambda ct: ct.stop(timeout=self._stop_grace()))
+        return await self._act(name, "stop", lambda ct: ct.stop(timeout=self._stop_grace()))
 
     async def restart(self, name: str) -> ContainerSummary:
-        return await self._act(name, lambda ct: ct.restart(timeout=self._stop_grace()))
+        return await self._act(name, "restart", lambda ct: ct.restart(timeout=self._stop_grace()))
 
     def _stop_grace(self) -> int:
         # Leave room inside the call's deadline for the engine to answer after the kill.
         return max(int(self._settings.timeout_seconds / 2), 1)
 
-    async def _act(self, name: str, action: Callable[[Container], object]) -> ContainerSummary:
+    async def _act(
+        self, name: str, verb: str, action: Callable[[Container], object]
+    ) -> ContainerSummary:
         check_container_name(name)
 
         def run(client: docker.DockerClient) -> ContainerSummary:
             container = client.containers.get(name)
-            action(container)
+            awaited = self.expected.expect(verb, container.id or "")
+            try:
+                action(container)
+            except Exception:
+                self.expected.discard(container.id or "", awaited)
+                raise
             container.reload()
             return _summary(container)
 

@@ -74,6 +74,33 @@ class Notifier(Protocol):
     async def send(self, text: str) -> None: ...
 
 
+def with_host(text: str, host: str) -> str:
+    """``text`` with a ``Host: <host>`` line after its first (title) line; unchanged if no host.
+
+    Every message to a recipient goes through this (:class:`HostNamed`), so several hosts'
+    alerts in one admin chat can be told apart.
+    """
+    if not host:
+        return text
+    title, newline, rest = text.partition("\n")
+    return f"{title}\nHost: {html.escape(host)}" + (newline + rest if newline else "")
+
+
+class HostNamed:
+    """A :class:`Notifier` that names the host in every text before handing it on."""
+
+    def __init__(self, notifier: Notifier, host: str) -> None:
+        self._notifier = notifier
+        self.host = host
+
+    @property
+    def name(self) -> str:
+        return self._notifier.name
+
+    async def send(self, text: str) -> None:
+        await self._notifier.send(with_host(text, self.host))
+
+
 class AlertOutbox:
     """Queues alerts durably, folding them into per-minute digests above the configured rate.
 
@@ -197,6 +224,11 @@ class AlertDispatcher:
         self._names = list(dict.fromkeys(n.name for n in notifiers))
         self._clock = clock
         self._settings = settings
+
+    @property
+    def has_recipients(self) -> bool:
+        """Whether alerts can go anywhere at all."""
+        return bool(self._notifiers)
 
     async def deliver_due(self, limit: int = 50) -> int:
         """Send what is due now; return how many sends (message to one recipient) succeeded."""

@@ -6,13 +6,26 @@ before it can raise another, so a value hovering at the line does not flood the 
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from hostwarden.core.settings import DAY_SECONDS
+
+MAX_HOST_LABEL = 64
+# No control characters: the label heads every alert and view.
+_LABEL = r"^[^\x00-\x1f\x7f]+$"
+ContainerName = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+def default_host_label() -> str:
+    """The machine's hostname, cut to :data:`MAX_HOST_LABEL` (``host`` if it has none)."""
+    name = "".join(c for c in socket.gethostname() if c.isprintable()).strip()
+    return name[:MAX_HOST_LABEL] or "host"
 
 
 class MonitorSettings(BaseModel):
@@ -30,6 +43,22 @@ class MonitorSettings(BaseModel):
         5, ge=0, le=100, description="how far below a line a value must fall to re-arm (0-100)"
     )
     watch_containers: bool = True
+    host_label: str = Field(
+        default_factory=default_host_label,
+        min_length=1,
+        max_length=MAX_HOST_LABEL,
+        pattern=_LABEL,
+        description="names this host in every alert and view (default: the hostname)",
+    )
+    restart_loop_count: int = Field(
+        3, ge=1, le=1000, description="restarts within restart_loop_minutes that make a loop"
+    )
+    restart_loop_minutes: int = Field(10, ge=1, le=1440, description="1 minute to 1 day")
+    muted_containers: list[ContainerName] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="container names never alerted on (or label hostwarden.alerts=false)",
+    )
 
 
 class Crossing(StrEnum):
