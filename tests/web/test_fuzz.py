@@ -56,20 +56,29 @@ HOSTILE = [
 ]  # fmt: skip
 FIELDS = [
     "csrf", "username", "password", "code", "next", "handle", "ref", "telegram_ids", "admin",
-    "current", "x", "",
+    "current", "x", "", "confirm",
 ]  # fmt: skip
-QUERY_KEYS = ["next", "kind", "since", "until", "actor", "before", "done", "x", ""]
+QUERY_KEYS = [
+    "next", "kind", "since", "until", "actor", "before", "done", "x", "", "q", "state", "page",
+    "check", "mine", "handle",
+]  # fmt: skip
 OPS = [
     "update", "lock", "unlock", "password", "sessions", "totp-reset", "totp-enrol",
     "totp-confirm", "recovery", "nope", "..", "%2e%2e", "",
 ]  # fmt: skip
-NAMES = [ADMIN, USER, "bob", "nobody", "<b>", "..", "%2e%2e", "a%2Fb", "é", "A" * 300, "%00"]
+NAMES = [
+    ADMIN, USER, "bob", "nobody", "<b>", "..", "%2e%2e", "a%2Fb", "é", "A" * 300, "%00", "web",
+    "worker", "backup-job", "-x", ".hidden",
+]  # fmt: skip
+VERBS = ["start", "stop", "restart", "nope", "..", "", "%2e"]
 HOSTILE_PATHS = [
     "/static/../pyproject.toml", "/static/%2e%2e/%2e%2e/pyproject.toml", "/static/%00",
     "/static/style.css%00.png", "/static/", "/static", "/static/..%2fapp.py", "//evil.example",
     "/%2e%2e/%2e%2e/etc/passwd", "/users/", "/users//lock", "/users/%ff", "/login/../audit",
     "/audit.csv/", "/nowhere", "/" + "a" * 3000, "/users/" + "%41" * 800, "/%e2%80%ae",
-    "/login%00", "/.git/config", "/sessions/revoke/", "/account/recovery/x",
+    "/login%00", "/.git/config", "/sessions/revoke/", "/account/recovery/x", "/containers/",
+    "/containers//restart", "/containers/web/restart/x", "/containers/%2e%2e/stop",
+    "/containers/web%2Frestart", "/images/", "/host/", "/static/favicon.svg%00",
 ]  # fmt: skip
 CONTENT_TYPES: list[str | bytes | None] = [
     "application/x-www-form-urlencoded", "application/x-www-form-urlencoded; charset=utf-16",
@@ -120,6 +129,11 @@ class Fuzz:
     def csrf(self, visitor: Visitor) -> str:
         signer = self.app.state.console.signer
         return str(signer.token_for(hash_token(visitor.token) if visitor.token else BINDING))
+
+    def confirmation(self, visitor: Visitor, what: str) -> str:
+        """The confirmation token a question page would give ``visitor`` for ``what``."""
+        signer = self.app.state.console.signer
+        return str(signer.token_for(f"confirm|{hash_token(visitor.token)}|{what}"))
 
     async def heal(self, visitor: Visitor) -> None:
         """Give a logged-in visitor its account back (unlocked, its roles) and a live session."""
@@ -216,8 +230,16 @@ def routes(app: Starlette) -> list[tuple[str, set[str]]]:
 
 
 def fill(template: str, rng: random.Random) -> str:
-    path = template.replace("{name}", quote(rng.choice(NAMES), safe="%"))
-    return path.replace("{op}", quote(rng.choice(OPS), safe="%"))
+    return fill_parts(template, rng)[0]
+
+
+def fill_parts(template: str, rng: random.Random) -> tuple[str, str]:
+    """A path for ``template``, and what its confirmation token confirms (``op:name``)."""
+    name, op, verb = rng.choice(NAMES), rng.choice(OPS), rng.choice(VERBS)
+    path = template.replace("{name}", quote(name, safe="%"))
+    path = path.replace("{op}", quote(op, safe="%")).replace("{verb}", quote(verb, safe="%"))
+    what = f"{verb}:{name}" if "{verb}" in template else f"{op}:{name}"
+    return path, what
 
 
 def hostile(rng: random.Random) -> str:
@@ -330,6 +352,8 @@ async def fuzz(
     found = Fuzz(request.param, core, app, [])
     found.secrets = {name: s.get_secret_value() for name, s in secrets.items() if s is not None}
     found.secrets |= {
+        "hidden environment value": "s3cr3t-value",  # the fake containers' API_TOKEN
+        "secret in a container's log": "hunter2",
         "admin's TOTP secret": console.secrets[ADMIN],
         "user's TOTP secret": enrolment.secret,
         "admin's password": ADMIN_PASSWORD,
@@ -376,15 +400,17 @@ async def test_every_route_survives_a_seeded_fuzz(fuzz: Fuzz) -> None:
         for method in ("GET", "POST"):
             for visitor in fuzz.visitors:
                 await fuzz.heal(visitor)
+                path, what = fill_parts(template, rng)
+                # Confirmed, so that the actions behind confirmation pages run too.
                 fields = urlencode(
                     {"csrf": fuzz.csrf(visitor), "handle": "nope", "code": "123456",
                      "username": "x" + rng.choice("abcdef"), "password": "a long password ok",
-                     "telegram_ids": "1, 2"}
+                     "telegram_ids": "1, 2", "confirm": fuzz.confirmation(visitor, what)}
                 ).encode()  # fmt: skip
                 headers = [(b"cookie", fuzz.cookies(visitor)), *form]
                 await fuzz.send(
-                    visitor, method, fill(template, rng), headers,
-                    fields if method == "POST" else None, route=template,
+                    visitor, method, path, headers, fields if method == "POST" else None,
+                    route=template,
                 )  # fmt: skip
     expected = {
         (t, m, v.kind) for t, _ in templates for m in ("GET", "POST") for v in fuzz.visitors

@@ -31,13 +31,19 @@ async def test_security_headers_on_every_page(web: Console) -> None:
 
 async def test_unknown_user_wrong_password_and_locked_account_look_the_same(web: Console) -> None:
     await web.core.accounts.lock(USER, "test")
+    names = ["nobody", ADMIN, USER]
     pages = [
         await web.login("nobody", "whatever password"),
         await web.login(ADMIN, "wrong password!"),
         await web.login(USER, USER_PASSWORD),  # right password, locked account
     ]
     assert {p.status_code for p in pages} == {200}
-    assert len({p.text for p in pages}) == 1
+    # Each page keeps the name typed in its field, and differs in nothing else.
+    for name, page in zip(names, pages, strict=True):
+        assert f'maxlength="200" value="{name}">' in page.text  # and the password field focused
+        assert 'autocomplete="current-password" required maxlength="1000" autofocus>' in page.text
+    same = {p.text.replace(f'value="{n}"', 'value=""') for n, p in zip(names, pages, strict=True)}
+    assert len(same) == 1
     assert "Incorrect username or password." in pages[0].text
     assert "hw_session" not in "".join(p.headers.get("set-cookie", "") for p in pages)
 

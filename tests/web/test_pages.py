@@ -20,9 +20,10 @@ async def test_dashboard_shows_attempts_alerts_blocks_and_sessions(web: Console)
     for _ in range(3):
         await web.core.guard.decide(Actor(telegram_id=555123456, username="mallory"), "host.view")
     await web.login_admin()
+    web.clock.advance(601)  # the code is no longer fresh: identities are masked
     page = (await web.client.get("/")).text
     assert "<svg" in page and "unauthorized attempts (3)" in page
-    assert "blocked" in page and "tg:55*****56" in page
+    assert "Blocked after attempts" in page and "tg:55*****56" in page
     assert "555123456" not in page
     assert "Active sessions (1)" in page
 
@@ -78,7 +79,9 @@ async def test_users_add_roles_lock_and_audit_who(web: Console) -> None:
     assert "usernames are" in bad.text
     await web.post("/users/bob/update", {"admin": "1", "telegram_ids": "44"}, "/users/bob")
     assert "admin" in (await web.core.accounts.get("bob")).roles
-    await web.post("/users/bob/lock", {}, "/users/bob")
+    asked = await web.post("/users/bob/lock", {}, "/users/bob")  # no confirmation: only asks
+    assert "Lock user bob?" in asked.text and not (await web.core.accounts.get("bob")).locked
+    await web.confirm("/users/bob/lock")
     assert (await web.core.accounts.get("bob")).locked
     [locked] = await web.core.audit.query(AuditQuery(kind=Kind.ACCOUNT_LOCKED))
     assert locked.actor == f"user:{ADMIN}" and locked.subject == "user:bob"
@@ -110,7 +113,11 @@ async def test_blocks_unblock_and_sessions_revoke(web: Console) -> None:
     [theirs] = await web.core.sessions.list(  # alice's session
         (await web.core.accounts.get(USER)).id
     )
-    await web.post_from(sessions, "/sessions/revoke", {"handle": theirs.handle})
+    question = await web.client.get(f"/sessions/revoke?handle={theirs.handle}")
+    assert f"End session {theirs.handle} of {USER}?" in question.text
+    assert "198.51.100.1" in question.text  # a fresh code: the full address
+    assert await web.core.sessions.list((await web.core.accounts.get(USER)).id) == [theirs]
+    await web.confirm(f"/sessions/revoke?handle={theirs.handle}")
     assert await web.core.sessions.list((await web.core.accounts.get(USER)).id) == []
 
 

@@ -85,5 +85,7 @@ def test_a_user_is_kept_out_of_admin_pages(
     page = tc.get("/login")
     tc.post("/login", data={"username": USER, "password": USER_PASSWORD, "csrf": _csrf(page.text)})
     assert tc.get("/account").status_code == 200
-    for path in ("/", "/audit", "/users", "/blocks", "/settings"):
+    # A user lands on their account, not on a page they may not see.
+    assert tc.get("/", follow_redirects=False).headers["location"] == "/account"
+    for path in ("/audit", "/users", "/blocks", "/settings"):
         assert tc.get(path).status_code == 403, path

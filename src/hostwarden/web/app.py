@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -14,16 +13,15 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from hostwarden.config import Settings
-from hostwarden.core.audit import masked_ref
-from hostwarden.core.masking import mask_user_id
 from hostwarden.core.service import AccessCore
 from hostwarden.errors import ConfigError
-from hostwarden.web import auth, pages, users
+from hostwarden.web import audit, auth, containers, effective, host, manage, pages, users
 from hostwarden.web.actions import ACCOUNT
 from hostwarden.web.console import Console, Denied
 from hostwarden.web.forms import MESSAGES, RequestLimits
 from hostwarden.web.proxy import ProxyHeaders
 from hostwarden.web.security import SecurityHeaders
+from hostwarden.web.services import ConsoleServices
 
 STATIC = Path(__file__).parent / "static"
 
@@ -49,8 +47,14 @@ async def server_error(request: Request, exc: Exception) -> Response:
     )
 
 
-def create_app(core: AccessCore, settings: Settings) -> Starlette:
-    """The console over a started ``core``; ``settings`` is shown (secrets hidden) on /settings."""
+def create_app(
+    core: AccessCore, settings: Settings, services: ConsoleServices | None = None
+) -> Starlette:
+    """The console over a started ``core``; ``settings`` is shown (secrets hidden) on /settings.
+
+    ``services`` (the host reader, container engine and registry checker behind the host and
+    container pages) are built from ``settings`` unless given.
+    """
     if core.policy.rule_for(ACCOUNT) is None:
         raise ConfigError("the console needs a core built with hostwarden.web.actions.web_policy()")
     routes = [
@@ -62,19 +66,25 @@ def create_app(core: AccessCore, settings: Settings) -> Starlette:
         Route("/enrol", auth.enrol_page, methods=["GET"]),
         Route("/enrol", auth.confirm_enrolment, methods=["POST"]),
         Route("/logout", auth.logout, methods=["POST"]),
-        Route("/audit", pages.audit),
-        Route("/audit.csv", pages.audit_export),
-        Route("/audit.jsonl", pages.audit_export),
+        Route("/host", host.host),
+        Route("/containers", containers.containers_page),
+        Route("/containers/{name}", containers.container_page),
+        Route("/containers/{name}/{verb}", manage.manage, methods=["GET", "POST"]),
+        Route("/images", containers.images_page),
+        Route("/audit", audit.audit),
+        Route("/audit.csv", audit.audit_export),
+        Route("/audit.jsonl", audit.audit_export),
         Route("/blocks", pages.blocks),
         Route("/blocks/unblock", pages.unblock, methods=["POST"]),
         Route("/sessions", pages.sessions),
-        Route("/sessions/revoke", pages.revoke, methods=["POST"]),
-        Route("/settings", pages.settings_page),
+        Route("/sessions/revoke", pages.revoke, methods=["GET", "POST"]),
+        Route("/settings", effective.settings_page),
         Route("/account", pages.account),
         Route("/account/recovery", pages.new_recovery_codes, methods=["POST"]),
         Route("/users", users.users_page, methods=["GET"]),
         Route("/users", users.add_user, methods=["POST"]),
         Route("/users/{name}", users.user_page, methods=["GET"]),
+        Route("/users/{name}/{op}", users.confirm_action, methods=["GET"]),
         Route("/users/{name}/{op}", users.user_action, methods=["POST"]),
         Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
     ]
@@ -89,10 +99,7 @@ def create_app(core: AccessCore, settings: Settings) -> Starlette:
     )
     # No "/users/" -> "/users" redirects: Starlette builds them absolute, from the Host header.
     app.router.redirect_slashes = False
-    console = Console(core, settings.web)
-    # masked_ref's output is already escaped: mark it so that autoescape does not double it.
-    console.templates.env.filters["ref"] = lambda ref: Markup(masked_ref(str(ref))) if ref else ""  # noqa: S704
-    console.templates.env.filters["tgmask"] = mask_user_id
+    console = Console(core, settings.web, services or ConsoleServices.build(settings))
     app.state.console = console
     app.state.settings = settings
     return app

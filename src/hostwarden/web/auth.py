@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -29,7 +31,8 @@ async def login_page(request: Request) -> Response:
     if viewer is not None and await console.second_factor_due(viewer) is None:
         return redirect(local_path(request.query_params.get("next")))
     binding = console.csrf_binding(request) or console.signer.new_binding()
-    response = console.page(request, "login.html", None, binding=binding)
+    next_path = local_path(request.query_params.get("next"))
+    response = console.page(request, "login.html", None, binding=binding, next=next_path)
     console.set_csrf_binding(response, binding)
     return response
 
@@ -39,15 +42,23 @@ async def login(request: Request) -> Response:
     form = await console.form(request, None)
     username = str(form.get("username") or "")[:200]
     password = str(form.get("password") or "")[:1000]
+    next_path = local_path(str(form.get("next") or ""))
     result = await console.core.accounts.login(
         username, password, client_ip(request), user_agent(request)
     )
     if not result.ok or result.session is None or result.user is None:
-        # The same page and words for an unknown user, a wrong password and a locked account.
-        return console.page(request, "login.html", None, error=LOGIN_FAILED)
+        # The same page and words for an unknown user, a wrong password and a locked account;
+        # the name typed stays in its field (it is the visitor's own input, escaped).
+        return console.page(
+            request, "login.html", None, error=LOGIN_FAILED, username=username, next=next_path
+        )
     # A new session ID now; the code step rotates it again. Pages send an admin without a
     # factor to forced enrolment.
-    response = redirect("/login/code" if result.needs_totp else "/")
+    if result.needs_totp:
+        target = "/login/code" + (f"?next={quote(next_path)}" if next_path != "/" else "")
+    else:
+        target = next_path
+    response = redirect(target)
     console.set_session(response, result.session.token)
     return response
 

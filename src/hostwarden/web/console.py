@@ -13,12 +13,15 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
-from hostwarden.core.guard import Verdict
+from hostwarden.core.guard import Decision, Verdict
 from hostwarden.core.qr import qr_png
 from hostwarden.core.service import AccessCore
 from hostwarden.core.totp import Enrolment
+from hostwarden.web import format as filters
 from hostwarden.web.forms import read_form
+from hostwarden.web.identities import Identities
 from hostwarden.web.security import CsrfSigner
+from hostwarden.web.services import ConsoleServices
 from hostwarden.web.settings import WebSettings
 from hostwarden.web.viewer import Viewer, client_ip, user_agent
 
@@ -45,15 +48,25 @@ def local_path(target: str | None, default: str = "/") -> str:
     return default
 
 
+def here(request: Request) -> str:
+    """This request's path, with its query for a GET (where to come back to after a login)."""
+    query = request.url.query if request.method in ("GET", "HEAD") else ""
+    target = request.url.path + (f"?{query}" if query else "")
+    return target if len(target) <= 1000 else request.url.path[:1000]
+
+
 class Console:
     """The console's state: the core, its settings, templates and CSRF signer."""
 
-    def __init__(self, core: AccessCore, settings: WebSettings) -> None:
+    def __init__(self, core: AccessCore, settings: WebSettings, services: ConsoleServices) -> None:
         self.core = core
         self.settings = settings
+        self.services = services
         key = settings.secret_key.get_secret_value().encode() if settings.secret_key else None
         self.signer = CsrfSigner(key)
         self.templates = Jinja2Templates(directory=str(TEMPLATES))
+        filters.install(self.templates.env)
+        self.identities = Identities(core)
 
     # Cookies
 
@@ -122,20 +135,37 @@ class Console:
         return None
 
     async def require(self, request: Request, action: str) -> Viewer:
-        """The viewer, if the guard allows ``action``; else raises :class:`Denied`."""
+        """The viewer, if the guard allows ``action``; else raises :class:`Denied`.
+
+        Without a session: to /login; half logged in or without a fresh code: to the code step
+        (or enrolment); over the rate limit: 429; refused: 403. Each comes back to this page.
+        """
         viewer = await self.viewer(request)
+        back = quote(here(request))
         if viewer is None:
-            raise Denied(RedirectResponse(f"/login?next={quote(request.url.path)}", 303))
+            raise Denied(RedirectResponse(f"/login?next={back}", 303))
         due = await self.second_factor_due(viewer)
         if due is not None:
-            raise Denied(RedirectResponse(f"{due}?next={quote(request.url.path)}", 303))
+            raise Denied(RedirectResponse(f"{due}?next={back}", 303))
         decision = await self.core.guard.decide(viewer.actor(), action)
         if decision.verdict is Verdict.ALLOW:
             return viewer
         if decision.verdict is Verdict.ASK_TOTP:
-            raise Denied(RedirectResponse(f"/login/code?next={quote(request.url.path)}", 303))
-        raise Denied(self.page(request, "error.html", viewer, 403, status=403,
-                               message=decision.reply or "Access denied."))  # fmt: skip
+            raise Denied(RedirectResponse(f"/login/code?next={back}", 303))
+        raise Denied(self.refusal(request, viewer, decision))
+
+    def refusal(self, request: Request, viewer: Viewer, decision: Decision) -> Response:
+        """The page for a decision that did not allow: 429 over the rate limit, else 403."""
+        if decision.verdict is Verdict.DROP and decision.reason == "rate":
+            seconds = self.core.settings.access.rate_window_seconds
+            response = self.page(
+                request, "slow.html", viewer, 429, seconds=seconds,
+                retry=local_path(request.url.path),
+            )  # fmt: skip
+            response.headers["retry-after"] = str(seconds)
+            return response
+        return self.page(request, "error.html", viewer, 403, status=403,
+                         message=decision.reply or "Access denied.")  # fmt: skip
 
     async def form(self, request: Request, viewer: Viewer | None) -> FormData:
         """The posted form, once its CSRF token is checked; else raises :class:`Denied`.
@@ -177,6 +207,7 @@ class Console:
             binding = viewer.session.token_hash if viewer else self.csrf_binding(request)
         context.setdefault("error", None)
         context.setdefault("notice", None)
+        context.setdefault("reveal", False)
         return self.templates.TemplateResponse(
             request,
             template,

@@ -16,6 +16,7 @@ from hostwarden.config import Settings
 from hostwarden.core.service import AccessCore
 from hostwarden.errors import HostwardenError
 from hostwarden.web.app import create_app
+from hostwarden.web.services import ConsoleServices
 
 BACKLOG = 2048
 
@@ -58,7 +59,11 @@ def listen(host: str, port: int) -> socket.socket:
 
 
 def make_server(
-    core: AccessCore, settings: Settings, host: str | None = None, port: int | None = None
+    core: AccessCore,
+    settings: Settings,
+    host: str | None = None,
+    port: int | None = None,
+    services: ConsoleServices | None = None,
 ) -> uvicorn.Server:
     """A uvicorn server for the console; hostwarden's logging stays in charge (log_config=None).
 
@@ -67,7 +72,7 @@ def make_server(
     """
     web = settings.web.listening_on(host, port)
     config = uvicorn.Config(
-        create_app(core, settings.model_copy(update={"web": web})),
+        create_app(core, settings.model_copy(update={"web": web}), services),
         host=web.host,
         port=web.port,
         log_config=None,

@@ -15,18 +15,31 @@ from starlette.responses import RedirectResponse, Response
 
 from hostwarden.core.identity import Role
 from hostwarden.errors import HostwardenError, InvalidInput
+from hostwarden.web.confirm import Question, ask, confirmed
 from hostwarden.web.console import Console
+from hostwarden.web.format import telegram_id
 from hostwarden.web.viewer import Viewer
 
 ACTION = "admin.users"
+#: (op, button, whether it asks first) for the user page's account buttons.
 OPS = (
-    ("lock", "Lock"),
-    ("unlock", "Unlock"),
-    ("totp-reset", "Reset 2FA"),
-    ("totp-enrol", "Enrol 2FA (QR)"),
-    ("recovery", "New recovery codes"),
-    ("sessions", "End all sessions"),
+    ("lock", "Lock", True),
+    ("unlock", "Unlock", True),
+    ("totp-reset", "Reset 2FA", True),
+    ("totp-enrol", "Enrol 2FA (QR)", False),
+    ("recovery", "New recovery codes", False),
+    ("sessions", "End all sessions", True),
 )
+#: The question each op that asks first puts, and its effect.
+QUESTIONS = {
+    "lock": ("Lock user {name}?", "Lock", "They cannot log in or use the bot; their sessions end."),
+    "unlock": ("Unlock user {name}?", "Unlock", "Their failures and block are cleared."),
+    "totp-reset": (
+        "Reset the second factor of {name}?", "Reset 2FA",
+        "Their authenticator and recovery codes stop working; admins must enrol again.",
+    ),
+    "sessions": ("End every session of {name}?", "End sessions", "They are logged out."),
+}  # fmt: skip
 _IDS = re.compile(r"^\s*-?[0-9]{1,15}\s*$")
 
 
@@ -44,7 +57,8 @@ def _roles(form: FormData) -> frozenset[Role]:
 async def _list(console: Console, request: Request, viewer: Viewer, **extra: Any) -> Response:
     users = await console.core.store.users.list()
     rows = [(u, await console.core.totp.is_enrolled(u)) for u in users]
-    return console.page(request, "users.html", viewer, users=rows, **extra)
+    reveal = await console.identities.reveal(viewer, request.url.path)
+    return console.page(request, "users.html", viewer, users=rows, reveal=reveal, **extra)
 
 
 async def users_page(request: Request) -> Response:
@@ -85,7 +99,32 @@ async def user_page(request: Request) -> Response:
     return console.page(
         request, "user.html", viewer, u=user, is_admin=Role.ADMIN in user.roles, ops=OPS,
         enrolled=await console.core.totp.is_enrolled(user), notice=request.query_params.get("done"),
+        reveal=await console.identities.reveal(viewer, request.url.path),
     )  # fmt: skip
+
+
+def _question(name: str, op: str, telegram_ids: tuple[int, ...], full: bool) -> Question:
+    title, button, effect = QUESTIONS[op]
+    ids = ", ".join(telegram_id(i, full) for i in telegram_ids) or "none"
+    return Question(
+        title.format(name=name), f"{op}:{name}", f"/users/{quote(name)}/{op}", button,
+        f"/users/{quote(name)}", (("User", name), ("Telegram IDs", ids), ("Effect", effect)),
+    )  # fmt: skip
+
+
+async def confirm_action(request: Request) -> Response:
+    """GET /users/NAME/OP: the question for an op that asks first (lock, unlock, ...)."""
+    console: Console = request.app.state.console
+    viewer = await console.require(request, ACTION)
+    name, op = await _target(console, request), request.path_params["op"]
+    if op not in QUESTIONS:
+        return console.page(request, "error.html", viewer, 404, status=404, message="No such page.")
+    try:
+        user = await console.core.accounts.get(name)
+    except HostwardenError as exc:
+        return console.page(request, "error.html", viewer, 404, status=404, message=str(exc))
+    full = await console.identities.reveal(viewer, request.url.path)
+    return ask(console, request, viewer, _question(name, op, user.telegram_ids, full))
 
 
 async def user_action(request: Request) -> Response:
@@ -97,6 +136,9 @@ async def user_action(request: Request) -> Response:
     back = f"/users/{quote(name)}"
     try:
         user = await core.accounts.get(name)
+        if op in QUESTIONS and not confirmed(console, viewer, form, f"{op}:{name}"):
+            full = await console.identities.reveal(viewer, request.url.path)
+            return ask(console, request, viewer, _question(name, op, user.telegram_ids, full))
         if op == "update":
             ids_text = str(form.get("telegram_ids") or "").strip()
             ids = parse_telegram_ids(ids_text) if ids_text else None

@@ -15,9 +15,9 @@ from hostwarden.bot.reading import CANCEL_PRESS, CONFIRM, PAGE, Reading, Route
 from hostwarden.bot.render import MESSAGE_LIMIT
 from hostwarden.bot.safe_send import answer_callback, send_text
 from hostwarden.bot.services import BotServices
+from hostwarden.containers.actions import host_label, manage_container
 from hostwarden.containers.engine import check_container_name
 from hostwarden.containers.registry import ImageUpdate
-from hostwarden.core.audit import Kind
 from hostwarden.core.identity import Actor
 from hostwarden.errors import HostwardenError, InvalidInput
 
@@ -163,29 +163,19 @@ async def confirmed_manage(
         await answer_callback(bot, query.id, "This confirmation has expired.")
         return
     method, label = VERBS[pending.verb]
-    actor = f"tg:{hw_actor.telegram_id}"
     try:
-        summary = await getattr(hw.engine, method)(pending.target)
-    except HostwardenError as exc:
-        await hw.core.audit.record(
-            Kind.CONTAINER_ACTION,
-            actor=actor,
+        summary = await manage_container(
+            hw.engine,
+            hw.core.audit,
             verb=method,
             container=pending.target,
-            outcome="failed",
-            error=exc.code,
+            actor=f"tg:{hw_actor.telegram_id}",
             channel="telegram",
+            host=hw.renderer.host or host_label(),  # monitor.host_label, set by BotApp
         )
+    except HostwardenError as exc:  # audited as failed by manage_container
         await show(bot, query, _problem(exc))
         return
-    await hw.core.audit.record(
-        Kind.CONTAINER_ACTION,
-        actor=actor,
-        verb=method,
-        container=pending.target,
-        outcome=summary.state,
-        channel="telegram",
-    )
     await show(
         bot,
         query,
