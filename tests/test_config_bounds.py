@@ -130,6 +130,8 @@ BOUNDS = [
     fraction("monitor.disk_percent", 100),
     fraction("monitor.temperature_celsius", 200),
     Bound("monitor.hysteresis", 0, 100, integer=False),
+    Bound("monitor.restart_loop_count", 1, 1000),
+    Bound("monitor.restart_loop_minutes", 1, 1440),
 ]
 
 # Lists: (setting, most entries accepted, one acceptable entry)
@@ -141,6 +143,8 @@ LIST_LENGTHS: list[tuple[str, int, Any]] = [
     ("telegram.apprise_urls", 100, "json://alerts.example.org/hook"),
     ("telegram.webhook.allowed_networks", 1000, "10.0.0.0/8"),
     ("containers.env_allow_list", 1000, "PATH"),
+    ("monitor.muted_containers", 1000, "web"),
+    ("totp.previous_keys", 10, KEY),
 ]
 
 # Texts (secrets among them): (setting, most characters accepted)
@@ -155,6 +159,7 @@ TEXT_LENGTHS: list[tuple[str, int]] = [
     ("storage.url", 4096),
     ("containers.docker_url", 2048),
     ("updates.release_feed_url", 2048),
+    ("monitor.host_label", 64),
 ]
 
 # Elements of ID lists: (setting, lowest, highest)
@@ -542,7 +547,7 @@ def test_unexpected_errors_in_the_cli_show_no_secret(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path, words = secret_config(tmp_path)
-    from hostwarden.cli import common
+    from hostwarden import runtime as common  # the CLI imports these when a command runs
 
     def leaky(*args: object, **kwargs: object) -> None:
         raise RuntimeError(

@@ -24,7 +24,8 @@ def test_demo_runs_the_bot_against_the_sandbox_on_sqlite(tmp_path: Path) -> None
     assert "Access denied." in out  # alice may not restart containers
     assert "Wrong 2FA code" in out and "✅ Code accepted." in out
     assert "Block lifted" in out and "block.lifted" in out
-    assert "The web console" in out and "user admin, password" in out
+    assert "The web console" in out and "--stay" in out
+    assert "password" not in out and "http://127.0.0.1" not in out  # stopped: not advertised
     assert result.stderr == ""
     assert (tmp_path / "hostwarden.db").is_file()
     lines = (tmp_path / "hostwarden.log").read_text().splitlines()

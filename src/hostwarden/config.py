@@ -175,11 +175,19 @@ class TelegramSettings(BaseModel):
 
 
 class StorageSettings(BaseModel):
-    """Where state lives: an SQLite file under ``data_dir`` unless ``url`` says otherwise."""
+    """Where state lives: an SQLite file under ``data_dir`` unless ``url`` says otherwise.
+
+    :func:`load_settings` makes ``data_dir`` absolute: a relative one is relative to the config
+    file's folder; with no config file, state goes to :func:`platform_data_dir`.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    data_dir: Annotated[Path, AfterValidator(_short_path)] = Path("data")
+    data_dir: Annotated[Path, AfterValidator(_short_path)] = Field(
+        Path("data"),
+        description="state folder, at most 4096 characters; relative to the config file's folder"
+        " (no config file: the platform data directory)",
+    )
     url: SecretStr | None = Field(
         None,
         min_length=1,
@@ -466,8 +474,39 @@ def _read_yaml(path: Path) -> Any:
         raise ConfigError(f"{path}: nested too deeply") from None
 
 
+def platform_data_dir() -> Path:
+    """Where state goes with no config file: ``$XDG_DATA_HOME/hostwarden``.
+
+    ``$XDG_DATA_HOME`` counts only when it is an absolute path (the XDG rule); otherwise
+    ``~/.local/share/hostwarden``. Never the working directory.
+    """
+    xdg = os.environ.get("XDG_DATA_HOME", "")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
+    return base / "hostwarden"
+
+
+def resolve_data_dir(storage: StorageSettings, config_path: Path | None) -> Path:
+    """``storage.data_dir`` made absolute (``~`` expanded).
+
+    Relative to the config file's folder; with no config file, the platform data directory
+    itself when ``data_dir`` was not given, or a folder under it when a relative one was.
+    """
+    data_dir = storage.data_dir.expanduser()
+    if data_dir.is_absolute():
+        return data_dir
+    if config_path is not None:
+        return config_path.expanduser().absolute().parent / data_dir
+    if "data_dir" not in storage.model_fields_set:
+        return platform_data_dir()
+    return platform_data_dir() / data_dir
+
+
 def load_settings(path: Path | None = None, allow_insecure: bool = False) -> Settings:
-    """Read ``path`` (if given) and the environment into validated settings."""
+    """Read ``path`` (if given) and the environment into validated settings.
+
+    ``storage.data_dir`` comes back absolute (see :func:`resolve_data_dir`), so that the
+    working directory never decides where state lives.
+    """
     data: dict[str, Any] = {}
     if path is not None:
         if not path.is_file():
@@ -481,12 +520,16 @@ def load_settings(path: Path | None = None, allow_insecure: bool = False) -> Set
             raise ConfigError(f"{path}: the top level must be a mapping of sections")
         data = loaded
     try:
-        return Settings(**data)
+        settings = Settings(**data)
     except ValidationError as exc:
         problems = _problems(path, exc)
         raise ConfigError("; ".join(problems), problems) from None
     except SettingsError as exc:  # an environment value that is not even parseable
         raise ConfigError(f"environment: {exc} (lists and mappings are given as JSON)") from None
+    storage = settings.storage.model_copy(
+        update={"data_dir": resolve_data_dir(settings.storage, path)}
+    )
+    return settings.model_copy(update={"storage": storage})
 
 
 def default_config_path() -> Path | None:

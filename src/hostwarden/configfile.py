@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import secrets
+import tempfile
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from hostwarden.core.secretbox import generate_key
-from hostwarden.errors import Conflict
+from hostwarden.errors import ConfigError, Conflict
 
 TEMPLATE = """\
 # hostwarden configuration. Keep this file private: chmod 600 (hostwarden refuses it otherwise).
@@ -74,12 +80,15 @@ containers:
   timeout_seconds: 10         # every engine call gives up after this
   # /container shows environment values only for these names; others are (hidden).
   env_allow_list: [PATH, TZ, LANG, LC_ALL, HOME, HOSTNAME, TERM]
-  # Where /images asks whether a tag has a newer digest (Registry HTTP API v2).
+  # Registries /images asks directly (Registry HTTP API v2) whether a tag has a newer digest;
+  # any other registry is asked through the engine, with the credentials of `docker login`.
   registries:
     docker.io: https://registry-1.docker.io
 
 updates:
-  release_feed_url: https://api.github.com/repos/hostwarden/hostwarden/releases/latest
+  # A GitHub-style releases API URL for /check_bot_updates (null: no check; hostwarden has no
+  # release feed of its own yet).
+  release_feed_url: null
 
 monitor:
   enabled: true
@@ -101,7 +110,9 @@ web:
 totp:
   issuer: hostwarden
   # Encrypts TOTP secrets at rest. Losing it means everyone enrols again.
+  # `hostwarden keys rotate` replaces it and moves the old one to previous_keys.
   encryption_key: "{totp_key}"
+  previous_keys: []
 """
 
 
@@ -122,3 +133,66 @@ def write_config(path: Path, data_dir: Path, force: bool = False) -> None:
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         handle.write(text)
     os.chmod(path, 0o600)  # also when the file existed with wider permissions
+
+
+def write_private(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` atomically, mode 0600 (a crash leaves the old or the new)."""
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, 0o600)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+_TOTP = re.compile(r"^totp:[ \t]*(#.*)?$")
+_KEY = re.compile(r"^([ \t]+)(encryption_key|previous_keys):")
+
+
+def with_rotated_key(text: str, new_key: str, previous: list[str]) -> str:
+    """The config ``text`` with ``totp.encryption_key`` = ``new_key`` and ``previous_keys``.
+
+    Only those two lines change (comments and everything else stay); a ``previous_keys`` line is
+    added under ``encryption_key`` when there is none. Refused, with nothing written, when the
+    file's layout is not one this can edit safely (the result is checked by parsing it).
+    """
+    lines = text.splitlines()
+    in_totp, indent, found = False, "  ", {}
+    for number, line in enumerate(lines):
+        if _TOTP.match(line):
+            in_totp = True
+            continue
+        if in_totp and line and not line[0].isspace() and not line.startswith("#"):
+            in_totp = False
+        match = _KEY.match(line) if in_totp else None
+        if match:
+            indent, name = match.group(1), match.group(2)
+            found[name] = number
+    if "encryption_key" not in found:
+        raise ConfigError("the config has no totp.encryption_key line to replace")
+    lines[found["encryption_key"]] = f'{indent}encryption_key: "{new_key}"'
+    listed = f"{indent}previous_keys: {json.dumps(previous)}"
+    if "previous_keys" in found:
+        lines[found["previous_keys"]] = listed
+    else:
+        lines.insert(found["encryption_key"] + 1, listed)
+    result = "\n".join(lines) + "\n"
+    try:
+        parsed: Any = yaml.safe_load(result)
+    except yaml.YAMLError:
+        parsed = None
+    totp = parsed.get("totp") if isinstance(parsed, dict) else None
+    if not isinstance(totp, dict) or (totp.get("encryption_key"), totp.get("previous_keys")) != (
+        new_key,
+        previous,
+    ):
+        raise ConfigError(
+            "cannot update totp.encryption_key and totp.previous_keys in this file safely "
+            "(write them as one-line values under `totp:`)"
+        )
+    return result

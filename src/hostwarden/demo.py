@@ -204,11 +204,18 @@ async def run(
                 await chat.events(0, ADMIN_ID, 1, WAIT)  # the enrolment alert
                 await tour(chat, secret)
                 console.rule("5. The web console")
-                console.print(
-                    f"{url}  user {username}, password {password}; the 2FA code is the "
-                    "admin's (type 'code' below)",
-                    markup=False,
-                )
+                if not stay:  # everything stops now: no address or password to try
+                    console.print(
+                        "The console ran next to the bot and stops with the demo; run "
+                        "`hostwarden demo --stay` to log in to it.",
+                        markup=False,
+                    )
+                else:
+                    console.print(
+                        f"{url}  user {username}, password {password}; the 2FA code is the "
+                        "admin's (type 'code' below)",
+                        markup=False,
+                    )
                 if stay:
                     console.rule("Your turn")
                     console.print(

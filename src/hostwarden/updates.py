@@ -17,15 +17,28 @@ from hostwarden import __version__
 from hostwarden.core.settings import MAX_URL_LENGTH
 from hostwarden.errors import Unavailable
 
-DEFAULT_FEED = "https://api.github.com/repos/hostwarden/hostwarden/releases/latest"
+#: Said by ``/check_bot_updates`` while no feed is configured.
+NOT_CONFIGURED = (
+    "No release feed is configured, so hostwarden cannot tell whether a newer version is out. "
+    "Set updates.release_feed_url to a GitHub-style releases URL to check."
+)
 
 
 class UpdateSettings(BaseModel):
-    """The ``updates`` section of the config."""
+    """The ``updates`` section of the config.
+
+    hostwarden has no release feed of its own yet, so none is assumed: with no
+    ``release_feed_url`` the check says that none is configured.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    release_feed_url: str = Field(DEFAULT_FEED, min_length=1, max_length=MAX_URL_LENGTH)
+    release_feed_url: str | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_URL_LENGTH,
+        description="a GitHub-style releases API URL (none: no update check)",
+    )
     timeout_seconds: float = Field(10, gt=0, le=120, description="at most 120 s")
 
 
@@ -67,7 +80,15 @@ class ReleaseChecker:
         self._settings = settings
         self._installed = installed
 
+    @property
+    def configured(self) -> bool:
+        """Whether there is a feed to ask."""
+        return self._settings.release_feed_url is not None
+
     async def check(self) -> ReleaseCheck:
+        """The newest stable release against the installed one; Unavailable if none is known."""
+        if self._settings.release_feed_url is None:
+            raise Unavailable(NOT_CONFIGURED)
         timeout = aiohttp.ClientTimeout(total=self._settings.timeout_seconds)
         headers = {
             "Accept": "application/vnd.github+json",

@@ -443,3 +443,36 @@ class TestDecisions:
         assert (alone.text, alone.count, alone.bucket) == ("unauthorized tg:701 attempt 1", 1, None)
         due = await store.outbox.due(at(60), 10)
         assert [(m.text, m.count) for m in due] == [(alone.text, 1), ("digest", 3)]
+
+
+class TestKeyRotation:
+    async def test_reencrypting_keeps_each_factor_its_steps_and_its_recovery_codes(
+        self, store: Any
+    ) -> None:
+        from pydantic import SecretStr
+
+        from hostwarden.core.clock import ManualClock
+        from hostwarden.core.secretbox import SecretBox, generate_key
+        from hostwarden.core.service import AccessCore
+        from hostwarden.core.settings import TotpSettings
+        from tests.conftest import fast_settings
+
+        old, new = generate_key(), generate_key()
+        user = await store.users.create(
+            User(0, "kim", (5,), frozenset({Role.USER}), None, False, at(0))
+        )
+        before = AccessCore(store, fast_settings(totp=TotpSettings(encryption_key=SecretStr(old))))
+        sealed = SecretBox(old).encrypt("JBSWY3DPEHPK3PXP")
+        await store.totp.put_factor(TotpFactor(user.id, sealed, True, at(5)), user.id)
+        codes = await before.totp.new_recovery_codes(user)
+        assert await store.totp.claim_step(user.id, 77, at(6))
+        rotated = TotpSettings(encryption_key=SecretStr(new), previous_keys=[SecretStr(old)])
+        after = AccessCore(store, fast_settings(totp=rotated), ManualClock())
+
+        assert await after.totp.reencrypt([user.id, user.id + 1000]) == 1  # no factor: skipped
+        factor = await store.totp.get_factor(user.id)
+        assert factor is not None and factor.confirmed and factor.created_at == at(5)
+        assert SecretBox(new).decrypt(factor.secret_encrypted) == "JBSWY3DPEHPK3PXP"
+        assert not await store.totp.claim_step(user.id, 77, at(7))  # used steps stay used
+        outcome = await after.totp.use_recovery_code(user, codes[0])
+        assert outcome.value == "accepted"  # hashed under the old key

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -16,15 +16,18 @@ from hostwarden.cli.common import (
     add_row,
     cli_actor,
     fail,
+    group,
     out,
     run_with_core,
 )
-from hostwarden.core.service import AccessCore
-from hostwarden.storage.base import AuditEvent, AuditQuery, Block, SessionRecord
 
-blocks = typer.Typer(help="List and lift blocks.", no_args_is_help=True)
-sessions = typer.Typer(help="List and revoke sessions.", no_args_is_help=True)
-audit = typer.Typer(help="Read the audit trail.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from hostwarden.core.service import AccessCore
+    from hostwarden.storage.base import AuditEvent, Block, SessionRecord
+
+blocks = group("List and lift blocks.")
+sessions = group("List and revoke sessions.")
+audit = group("Read the audit trail.")
 
 
 def _when(value: datetime | None, empty: str = "-") -> str:
@@ -118,28 +121,76 @@ def revoke(
     out.print(f"revoked {count} session(s)", markup=False)
 
 
+def _line(event: AuditEvent, as_json: bool) -> str:
+    if as_json:
+        record = {"id": event.id, "ts": event.at.isoformat(), "event": event.kind}
+        record |= {"actor": event.actor, "subject": event.subject}
+        return json.dumps({**record, **event.detail})
+    detail = " ".join(f"{k}={v}" for k, v in event.detail.items())
+    return f"{event.id} {_when(event.at)} {event.kind} {event.actor} {event.subject} {detail}"
+
+
 @audit.command("tail")
 def tail(
     lines: Annotated[int, typer.Option("-n", "--lines", min=1, max=10_000)] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines, full identities.")] = False,
     kind: Annotated[str | None, typer.Option("--kind", help="Only this event kind.")] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new events until Ctrl-C.")
+    ] = False,
+    interval: Annotated[
+        float, typer.Option("--interval", min=0.2, max=3600, help="Seconds between checks.")
+    ] = 1.0,
     config: ConfigOption = None,
     database: DatabaseOption = None,
     allow_insecure_config: InsecureOption = False,
 ) -> None:
-    """The newest audit events, oldest first."""
+    """The newest audit events, oldest first; with --follow, then each new one as it comes."""
+    from hostwarden.storage.base import AuditQuery
 
     async def action(core: AccessCore) -> list[AuditEvent]:
         return await core.audit.query(AuditQuery(kind=kind, limit=lines))
 
     events = list(reversed(run_with_core(config, database, action, allow_insecure_config)))
+    if follow:
+        _follow(events, as_json, kind, interval, config, database, allow_insecure_config)
+        return
     if as_json:
         for e in events:
-            record = {"id": e.id, "ts": e.at.isoformat(), "event": e.kind, "actor": e.actor}
-            out.print(json.dumps({**record, "subject": e.subject, **e.detail}), markup=False)
+            out.print(_line(e, True), markup=False)
         return
     table = Table("id", "time", "event", "actor", "subject", "detail")
     for e in events:
         detail = " ".join(f"{k}={v}" for k, v in e.detail.items())
         add_row(table, e.id, _when(e.at), e.kind, e.actor, e.subject, detail)
     out.print(table)
+
+
+def _follow(
+    events: list[AuditEvent],
+    as_json: bool,
+    kind: str | None,
+    interval: float,
+    config: ConfigOption,
+    database: DatabaseOption,
+    allow_insecure_config: bool,
+) -> None:
+    """Print ``events`` one per line, then every newer one until Ctrl-C (exit 0)."""
+    import asyncio
+
+    from hostwarden.cli.follow import follow
+
+    def emit(event: AuditEvent) -> None:
+        out.print(_line(event, as_json), markup=False)
+
+    for event in events:
+        emit(event)
+    last = events[-1].id if events else 0
+
+    async def action(core: AccessCore) -> None:
+        await follow(core, last, kind, emit, asyncio.sleep, interval)
+
+    try:
+        run_with_core(config, database, action, allow_insecure_config)
+    except KeyboardInterrupt:
+        return

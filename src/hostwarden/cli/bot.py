@@ -8,9 +8,10 @@ import html
 import logging
 import re
 import signal
+import socket
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,18 +20,22 @@ from hostwarden.cli.common import (
     DatabaseOption,
     InsecureOption,
     fail,
+    group,
     out,
     settings_for,
 )
-from hostwarden.config import Settings
-from hostwarden.core.policy import Policy
-from hostwarden.core.service import AccessCore
-from hostwarden.errors import HostwardenError
-from hostwarden.runtime import configure_logging, open_core
+from hostwarden.errors import HostwardenError, Unavailable
 
-sandbox = typer.Typer(
-    help="An offline Telegram (local Bot API server) to try the bot on.", no_args_is_help=True
-)
+if TYPE_CHECKING:
+    from hostwarden.config import Settings
+    from hostwarden.core.policy import Policy
+    from hostwarden.core.service import AccessCore
+
+sandbox = group("An offline Telegram (local Bot API server) to try the bot on.")
+
+#: The exit status when something needed at start stays unreachable (sysexits' EX_TEMPFAIL);
+#: bad settings exit with 2, which the systemd unit does not restart.
+TEMPORARY_FAILURE = 75
 
 UrlOption = Annotated[str, typer.Option("--url", help="The sandbox's address.")]
 DEFAULT_URL = "http://127.0.0.1:8081"
@@ -44,6 +49,8 @@ def run_front_end(
     serve: Callable[[AccessCore, asyncio.Event], Awaitable[None]],
 ) -> None:
     """Open the core and ``serve`` until SIGINT or SIGTERM; errors become one line."""
+    from hostwarden.runtime import configure_logging, open_core
+
     configure_logging(sys.stdout, logging.INFO, extra_loggers=library_loggers)
 
     async def main() -> None:
@@ -55,10 +62,24 @@ def run_front_end(
         async with open_core(settings, database, policy=policy) as core:
             await serve(core, stop)
 
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
     try:
         asyncio.run(main())
+    except Unavailable as exc:  # worth another start later (systemd: Restart=on-failure)
+        fail(str(exc), TEMPORARY_FAILURE)
     except HostwardenError as exc:
         fail(str(exc))
+    except (
+        ConnectionError,
+        TimeoutError,
+        socket.gaierror,
+        OperationalError,
+        InterfaceError,
+    ) as exc:
+        # The database (PostgreSQL) not up yet, as at boot: also worth another start.
+        reason = " ".join(str(exc).split())[:200]
+        fail(f"the database is unreachable: {type(exc).__name__}: {reason}", TEMPORARY_FAILURE)
 
 
 def run_bot(
@@ -73,7 +94,20 @@ def run_bot(
     settings = settings_for(config, allow_insecure_config)
 
     async def serve(core: AccessCore, stop: asyncio.Event) -> None:
-        await BotApp(settings, core).run(stop)
+        from hostwarden.runtime import reach_telegram
+
+        app = BotApp(settings, core)
+        # Telegram unreachable at start: retried with back-off here, before anything runs.
+        polling = settings.telegram.mode == "polling"
+        try:
+            reached = await reach_telegram(app.bot, stop, leave_webhook=polling)
+        except BaseException:
+            await app.bot.session.close()
+            raise
+        if reached:
+            await app.run(stop)  # closes the bot's session when it ends
+        else:
+            await app.bot.session.close()
 
     run_front_end(settings, database, bot_policy(), ("aiogram",), serve)
 

@@ -1,4 +1,9 @@
-"""What every command shares: the --config and --database options, errors, output."""
+"""What every command shares: the --config and --database options, errors, output.
+
+Imports stay light here and in every command module (the database, the bot and the settings
+model are imported inside the functions that need them), so that ``--version``, ``--help`` and
+shell completion answer at once.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +13,18 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy.exc import SQLAlchemyError
 
-from hostwarden.config import Settings, default_config_path, load_settings
-from hostwarden.containers.redact import mask_secrets
-from hostwarden.core.service import AccessCore
 from hostwarden.errors import ConfigError, HostwardenError, remember_secrets, scrub, url_password
-from hostwarden.runtime import configure_logging, open_core
+
+if TYPE_CHECKING:
+    from hostwarden.config import Settings
+    from hostwarden.core.service import AccessCore
 
 T = TypeVar("T")
 
@@ -47,6 +51,11 @@ InsecureOption = Annotated[
 ]
 
 
+def group(help_text: str) -> typer.Typer:
+    """A command group with plain help: flags show no ``<bool>`` placeholder."""
+    return typer.Typer(help=help_text, no_args_is_help=True, rich_markup_mode=None)
+
+
 def add_row(table: Table, *values: object) -> None:
     """Add a row whose cells are plain text: names from attackers must not become markup."""
     table.add_row(*(Text(str(value)) for value in values))
@@ -66,6 +75,8 @@ def unexpected(exc: BaseException) -> str:
     Library messages may carry credentials (aiogram puts ``/bot<TOKEN>/`` in its URLs): the
     loaded settings' secrets and anything shaped like a token or a URL password are masked.
     """
+    from hostwarden.containers.redact import mask_secrets
+
     return f"unexpected {type(exc).__name__}: {one_line(mask_secrets(scrub(str(exc))), 200)}"
 
 
@@ -88,6 +99,8 @@ def settings_for(config: Path | None, allow_insecure: bool = False) -> Settings:
 
     The loaded settings' secrets are remembered, so no later message or log line shows them.
     """
+    from hostwarden.config import default_config_path, load_settings
+
     try:
         settings = load_settings(config or default_config_path(), allow_insecure)
     except ConfigError as exc:
@@ -113,6 +126,11 @@ def run_with_core(
     allow_insecure: bool = False,
 ) -> T:
     """Open the core, run ``action``, close; errors become one line and exit status 2."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from hostwarden.containers.redact import mask_secrets
+    from hostwarden.runtime import configure_logging, open_core
+
     settings = settings_for(config, allow_insecure)
     password = url_password(database) if database else None
     if password:

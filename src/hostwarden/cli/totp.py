@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -14,15 +16,17 @@ from hostwarden.cli.common import (
     InsecureOption,
     cli_actor,
     fail,
+    group,
     out,
     run_with_core,
 )
-from hostwarden.core.qr import qr_png, qr_text
-from hostwarden.core.service import AccessCore
-from hostwarden.core.totp import Enrolment, TotpOutcome
 from hostwarden.errors import InvalidInput, NotFound
 
-app = typer.Typer(help="Enrol, check and reset TOTP second factors.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from hostwarden.core.service import AccessCore
+    from hostwarden.core.totp import Enrolment, TotpOutcome
+
+app = group("Enrol, check and reset TOTP second factors.")
 
 
 def _show_codes(codes: list[str]) -> None:
@@ -45,6 +49,7 @@ def enroll(
     allow_insecure_config: InsecureOption = False,
 ) -> None:
     """Start enrolment: show the QR code (terminal, or --png), then confirm with a first code."""
+    from hostwarden.core.qr import qr_png, qr_text
 
     async def begin(core: AccessCore) -> Enrolment:
         return await core.totp.begin_enrolment(await core.accounts.get(name), current_code)
@@ -54,8 +59,12 @@ def enroll(
         # The new secret lives only in this process until a first code confirms it.
         fail("replacing a factor needs a terminal to type the first code; nothing changed")
     if png is not None:
-        png.write_bytes(qr_png(enrolment.uri))
-        png.chmod(0o600)
+        # Created private (the QR code holds the secret); never chmod what is not a plain file.
+        descriptor = os.open(png, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            if stat.S_ISREG(os.fstat(descriptor).st_mode):
+                os.fchmod(descriptor, 0o600)
+            handle.write(qr_png(enrolment.uri))
         out.print(f"QR code written to {png}", markup=False)
     else:
         out.print(qr_text(enrolment.uri), markup=False)
@@ -81,6 +90,7 @@ def verify(
     allow_insecure_config: InsecureOption = False,
 ) -> None:
     """Check a code (exit 0 accepted, 1 refused); a pending enrolment is confirmed by it."""
+    from hostwarden.core.totp import TotpOutcome
 
     async def action(core: AccessCore) -> tuple[TotpOutcome, list[str]]:
         user = await core.accounts.get(name)

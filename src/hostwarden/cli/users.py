@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -16,18 +16,19 @@ from hostwarden.cli.common import (
     add_row,
     cli_actor,
     fail,
+    group,
     guarded,
     out,
     read_password,
     run_with_core,
 )
-from hostwarden.core.audit import Kind
 from hostwarden.core.identity import Role, User, check_username
-from hostwarden.core.service import AccessCore
 from hostwarden.errors import Conflict
-from hostwarden.legacy import read_user_handler_db
 
-app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from hostwarden.core.service import AccessCore
+
+app = group("Manage accounts.")
 
 
 @app.command("add")
@@ -143,6 +144,29 @@ def unlock(
     out.print(f"unlocked {name}", markup=False)
 
 
+@app.command("roles")
+def roles(
+    name: str,
+    admin: Annotated[
+        bool,
+        typer.Option("--admin/--no-admin", help="Grant or take away the admin role."),
+    ],
+    config: ConfigOption = None,
+    database: DatabaseOption = None,
+    allow_insecure_config: InsecureOption = False,
+) -> None:
+    """Make a user an admin (--admin) or a plain user (--no-admin); audited."""
+    wanted = frozenset({Role.ADMIN, Role.USER}) if admin else frozenset({Role.USER})
+
+    async def action(core: AccessCore) -> User:
+        user = await core.accounts.get(name)
+        return await core.accounts.update(user, cli_actor(), roles=wanted)
+
+    user = run_with_core(config, database, action, allow_insecure_config)
+    names = ", ".join(sorted(r.value for r in user.roles))
+    out.print(f"{user.username} now has roles {names}", markup=False)
+
+
 @app.command("passwd")
 def passwd(
     name: str,
@@ -172,6 +196,9 @@ def import_user_handler(
     allow_insecure_config: InsecureOption = False,
 ) -> None:
     """Import users from a database made by user_handler.py; they keep their passwords."""
+    from hostwarden.core.audit import Kind
+    from hostwarden.legacy import read_user_handler_db
+
     legacy = guarded(read_user_handler_db, path)
 
     async def action(core: AccessCore) -> tuple[int, list[str]]:

@@ -1,12 +1,23 @@
-"""Is a local image the registry's latest? A digest comparison over the Registry HTTP API v2."""
+"""Is a local image the registry's latest? Its local digests against the registry's.
+
+The registry's digest comes from the container engine (the docker SDK's
+``images.get_registry_data``), which asks the registry itself, so private registries work with
+the engine client's credentials (``docker login``). Registries named in
+``containers.registries`` are asked directly over the Registry HTTP API v2 instead (anonymous,
+with a bearer-token challenge): the default lists Docker Hub, and tests point it at a double.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 from enum import StrEnum
 
 import aiohttp
+import docker
+import docker.errors
+import requests
 
 from hostwarden.containers.engine import ImageSummary
 from hostwarden.containers.settings import ContainerSettings
@@ -69,11 +80,47 @@ def _local_digests(image: ImageSummary, ref: ImageRef) -> set[str]:
     return digests
 
 
-class RegistryChecker:
-    """Asks each image's registry for the digest of its tag and compares it with the local one."""
+class EngineUnsure(Exception):
+    """The engine could not tell the registry's digest; the message says why (one line)."""
+
+
+class EngineDigests:
+    """The registry's digest for a reference, as the container engine finds it."""
 
     def __init__(self, settings: ContainerSettings) -> None:
         self._settings = settings
+
+    async def digest(self, reference: str) -> str | None:
+        """The digest, None when the registry does not know the tag; EngineUnsure otherwise."""
+        url, timeout = self._settings.docker_url, self._settings.registry_timeout_seconds
+
+        def ask() -> str | None:
+            client = docker.DockerClient(base_url=url, timeout=max(1, int(timeout)))
+            try:
+                found = client.images.get_registry_data(reference).id
+            finally:
+                client.close()
+            return str(found) if found else None
+
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(ask), timeout)
+        except docker.errors.NotFound:
+            return None
+        except docker.errors.APIError as exc:
+            text = " ".join(str(exc.explanation or exc).split())[:160]
+            raise EngineUnsure(f"the engine could not ask the registry: {text}") from None
+        except (docker.errors.DockerException, requests.RequestException, TimeoutError) as exc:
+            raise EngineUnsure(
+                f"the container engine is unreachable ({type(exc).__name__})"
+            ) from None
+
+
+class RegistryChecker:
+    """Asks each image's registry for the digest of its tag and compares it with the local one."""
+
+    def __init__(self, settings: ContainerSettings, engine: EngineDigests | None = None) -> None:
+        self._settings = settings
+        self._engine = engine or EngineDigests(settings)
 
     def base_url(self, registry: str) -> str:
         return self._settings.registries.get(registry, f"https://{registry}").rstrip("/")
@@ -96,11 +143,16 @@ class RegistryChecker:
         if not local:
             return ImageUpdate(reference, UpdateState.UNKNOWN, "no registry digest (built locally)")
         try:
-            remote = await self.remote_digest(http, ref)
+            if ref.registry in self._settings.registries:
+                remote = await self.remote_digest(http, ref)
+            else:
+                remote = await self._engine.digest(reference)
         except (aiohttp.ClientError, TimeoutError) as exc:
             return ImageUpdate(
                 reference, UpdateState.UNKNOWN, f"registry unreachable ({type(exc).__name__})"
             )
+        except EngineUnsure as exc:
+            return ImageUpdate(reference, UpdateState.UNKNOWN, str(exc))
         if remote is None:
             return ImageUpdate(
                 reference, UpdateState.UNKNOWN, "the registry does not know this tag"

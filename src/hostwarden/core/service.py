@@ -69,7 +69,10 @@ class AccessCore:
         key = settings.totp.encryption_key
         self.totp = TotpService(
             store.totp,
-            SecretBox(key.get_secret_value() if key else None),
+            SecretBox(
+                key.get_secret_value() if key else None,
+                [old.get_secret_value() for old in settings.totp.previous_keys],
+            ),
             self.lockout,
             self.alerts,
             self.audit,

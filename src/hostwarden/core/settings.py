@@ -161,6 +161,10 @@ class SessionSettings(_Section):
     cleanup_every_seconds: int = Field(300, ge=10, le=DAY_SECONDS, description="10 s to 1 day")
 
 
+#: The most retired TOTP keys kept.
+MAX_PREVIOUS_KEYS = 10
+
+
 class TotpSettings(_Section):
     """Second-factor parameters."""
 
@@ -171,6 +175,12 @@ class TotpSettings(_Section):
         None,
         max_length=MAX_SECRET_LENGTH,
         description="Fernet key that encrypts TOTP secrets at rest",
+    )
+    previous_keys: list[Annotated[SecretStr, Field(max_length=MAX_SECRET_LENGTH)]] = Field(
+        default_factory=list,
+        max_length=MAX_PREVIOUS_KEYS,
+        description="keys retired by `hostwarden keys rotate`: they still decrypt and match"
+        " recovery codes, never encrypt (newest first; at most 10)",
     )
     digits: int = Field(6, ge=6, le=8)
     period: int = Field(30, ge=15, le=120)

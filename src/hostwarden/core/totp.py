@@ -6,6 +6,7 @@ constraint, so two processes cannot both accept it. Failed codes count toward a 
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -180,7 +181,7 @@ class TotpService:
         if await self._lockout.blocked((key,)):
             await self._audit.record(Kind.TOTP_REFUSED, subject=f"user:{user.username}")
             return TotpOutcome.BLOCKED
-        if await self._store.use_recovery(user.id, hash_recovery_code(self._box, user.id, code)):
+        if await self._use_recovery(user.id, code):
             await self._lockout.clear(key)
             await self._audit.record(Kind.RECOVERY_USED, subject=f"user:{user.username}")
             await self._alerts.raise_alert(
@@ -188,6 +189,33 @@ class TotpService:
             )
             return TotpOutcome.ACCEPTED
         return await self._fail(user, key, Kind.TOTP_FAILED, "Wrong recovery code")
+
+    async def _use_recovery(self, user_id: int, code: str) -> bool:
+        """Use ``code`` once; it may be hashed under the current key or a previous one."""
+        normalised = code.replace("-", "").replace(" ", "").lower()
+        for digest in self._box.macs(f"recovery:{user_id}:{normalised}"):
+            if await self._store.use_recovery(user_id, digest):
+                return True
+        return False
+
+    async def reencrypt(self, user_ids: list[int]) -> int:
+        """Re-encrypt these users' stored secrets under the current key (``keys rotate``).
+
+        Each factor keeps its state (confirmed, created); only its ciphertext changes. Returns
+        how many were re-encrypted. Run it with hostwarden stopped: a factor replaced meanwhile
+        by a new enrolment would be overwritten with the old one.
+        """
+        count = 0
+        for user_id in user_ids:
+            factor = await self._store.get_factor(user_id)
+            if factor is None:
+                continue
+            fresh = dataclasses.replace(
+                factor, secret_encrypted=self._box.rotate(factor.secret_encrypted)
+            )
+            await self._store.put_factor(fresh, user_id)
+            count += 1
+        return count
 
     async def reset(self, user: User, actor: str) -> None:
         """Remove the user's factor and recovery codes (an admin's decision)."""

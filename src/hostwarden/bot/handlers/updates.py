@@ -12,9 +12,13 @@ from hostwarden.bot.keyboards import back_to_menu
 from hostwarden.bot.reading import Route
 from hostwarden.bot.services import BotServices
 from hostwarden.errors import HostwardenError
+from hostwarden.updates import NOT_CONFIGURED
 
 
 async def _check(bot: Bot, target: Target, hw: BotServices) -> None:
+    if not hw.releases.configured:
+        await show(bot, target, html.escape(NOT_CONFIGURED), back_to_menu("updates"))
+        return
     try:
         result = await hw.releases.check()
     except HostwardenError as exc:
