@@ -43,6 +43,8 @@ class PodmanService:
         self._process = subprocess.Popen(
             ["podman", "system", "service", "--time=0", self.url],
             env=self.env,
+            # conmon drops files such as "oom" in its working directory: keep them in ours.
+            cwd=directory,
             stdout=subprocess.DEVNULL,
             stderr=(directory / "service.log").open("w"),
         )

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from hostwarden.core.identity import Role
-from hostwarden.core.policy import ActionRule, Policy
+from hostwarden.core.policy import CLAIM, ActionRule, Policy
 
 MENU = "bot.menu"
 SETUP = "getmyid"
@@ -27,6 +27,7 @@ COMMAND_ACTIONS: dict[str, str] = {
     "menu": MENU,
     "cancel": MENU,
     "getmyid": SETUP,
+    "claim": CLAIM,
     "status": "host.view",
     "cpu": "host.view",
     "memory": "host.view",

@@ -19,13 +19,16 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
 from hostwarden.bot.actions import MENU
+from hostwarden.bot.claim import lift_config_blocks, open_claim
 from hostwarden.bot.gate import AccessGate
-from hostwarden.bot.handlers import admin, containers, host, menu, twofactor, updates
+from hostwarden.bot.handlers import admin, claim, containers, host, menu, twofactor, updates
 from hostwarden.bot.notifiers import AppriseNotifier, TelegramNotifier
 from hostwarden.bot.services import BotServices
 from hostwarden.bot.webhook_guard import webhook_guard
 from hostwarden.config import Settings, TelegramSettings
-from hostwarden.core.alerts import AlertDispatcher, Notifier
+from hostwarden.containers.event_rules import EventJudge, EventRules
+from hostwarden.containers.follower import DockerEventSource, EventFollower
+from hostwarden.core.alerts import AlertDispatcher, HostNamed, Notifier
 from hostwarden.core.health import StoreLossAlerts
 from hostwarden.core.service import AccessCore
 from hostwarden.errors import ConfigError
@@ -66,6 +69,7 @@ def routers() -> list[Router]:
         containers.build_router(),
         admin.build_router(),
         updates.build_router(),
+        claim.build_router(),
         menu.build_router(),  # last: it answers whatever nothing else took
     ]
 
@@ -122,12 +126,25 @@ class BotApp:
         self.services = services or BotServices.build(core, settings)
         self.bot = bot or make_bot(settings.telegram)
         self.dispatcher = build_dispatcher(self.services)
-        notifiers = notifiers_for(self.bot, settings.telegram)
+        host = settings.monitor.host_label
+        self.services.renderer.host = host
+        # Every message to a recipient names this host (alerts, digests, store-loss alerts).
+        notifiers: list[Notifier] = [
+            HostNamed(n, host) for n in notifiers_for(self.bot, settings.telegram)
+        ]
         self.alerts: AlertDispatcher = core.dispatcher(notifiers)
         # The outbox lives in the store: a lost store is reported to the notifiers directly.
         self.store_alerts = StoreLossAlerts(core.health, [n.send for n in notifiers], core.clock)
         self.monitor = HostMonitor(
             core.alerts, core.clock, settings.monitor, self.services.host, self.services.engine
+        )
+        engine = self.services.engine
+        self.events = EventFollower(
+            core.alerts,
+            core.clock,
+            DockerEventSource(settings.containers.docker_url, settings.containers.timeout_seconds),
+            EventJudge(EventRules.from_settings(settings.monitor), engine.expected),
+            engine=engine,
         )
 
     async def deliver_alerts(self) -> int:
@@ -137,8 +154,21 @@ class BotApp:
     async def flush_deletions(self) -> int:
         return await self.services.deletions.flush(self.bot)
 
+    async def prepare(self) -> None:
+        """Before serving: unblock configured IDs, open a claim if no admin exists, warn if
+        alerts have nowhere to go."""
+        lifted = await lift_config_blocks(self.core)
+        if lifted:
+            LOG.warning("lifted %d block(s) on Telegram IDs the config allows", lifted)
+        self.services.claim = await open_claim(self.core)
+        if not self.alerts.has_recipients:
+            LOG.warning(
+                "alerts have no destination: set telegram.admin_chat_ids or telegram.apprise_urls"
+            )
+
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until ``stop`` is set."""
+        await self.prepare()
         telegram = self.settings.telegram
         loops = [
             _every(telegram.alert_every_seconds, stop, self.deliver_alerts, "alert delivery"),
@@ -147,6 +177,8 @@ class BotApp:
         ]
         if self.settings.monitor.enabled:
             loops.append(self.monitor.run(stop))
+            if self.settings.monitor.watch_containers:
+                loops.append(self.events.run(stop))
         tasks = [asyncio.create_task(loop) for loop in loops]
         try:
             if telegram.mode == "webhook":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hostwarden.bot.claim import ClaimCode
 from hostwarden.bot.confirmations import ConfirmationBook
 from hostwarden.bot.deletions import DeferredDeletes
 from hostwarden.bot.render import Renderer
@@ -31,6 +32,7 @@ class BotServices:
     renderer: Renderer
     confirmations: ConfirmationBook
     deletions: DeferredDeletes
+    claim: ClaimCode | None = None  # open while no admin exists (first run)
 
     @property
     def clock(self) -> Clock:

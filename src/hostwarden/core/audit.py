@@ -53,6 +53,7 @@ class Kind:
     ALERT_RAISED: Final = "alert.raised"
     ALERT_UNDELIVERABLE: Final = "alert.undeliverable"
     ADMIN_ACTION: Final = "admin.action"
+    ADMIN_CLAIMED: Final = "admin.claimed"
     CONTAINER_ACTION: Final = "container.action"
     IDENTITY_REVEALED: Final = "identity.revealed"
     ERROR: Final = "error"

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from hostwarden.core.audit import Kind
 from hostwarden.core.identity import Actor, Role, User
-from hostwarden.core.policy import ActionRule
+from hostwarden.core.policy import CLAIM, ActionRule
 from hostwarden.core.settings import AccessSettings
 from hostwarden.storage.base import AuditEvent, Block, CounterRule, HitResult
 from hostwarden.storage.counting import CounterState, apply_hit, block_event
@@ -210,7 +210,7 @@ class DecisionPlan:
         if hit.newly_blocked:
             self._event(writes, Kind.ACCESS_BLOCKED)
             return _outcome(writes, Verdict.DROP, "blocked now")
-        if self.action == access.setup_action:
+        if self.action in (access.setup_action, CLAIM):
             return _outcome(writes, Verdict.ALLOW, "setup")
         return _outcome(writes, Verdict.DROP, "unknown")
 

@@ -18,8 +18,13 @@ class ActionRule:
     description: str = ""
 
 
+# Claiming the admin role with the one-time code a fresh install prints: any known user, and
+# strangers too (counted like any stranger's attempt; the code decides, once).
+CLAIM = "admin.claim"
+
 # The core's own vocabulary; front ends may extend it with Policy.with_rules().
 DEFAULT_RULES: tuple[ActionRule, ...] = (
+    ActionRule(CLAIM, Role.USER, description="claim the admin role with the first-run code"),
     ActionRule("host.view", Role.USER, description="read CPU, memory, disks, network, uptime"),
     ActionRule("containers.view", Role.USER, description="list containers and images"),
     ActionRule("containers.inspect", Role.ADMIN, True, "container details and runtime info"),
