@@ -17,30 +17,8 @@ from pydantic import BaseModel, SecretBytes, SecretStr
 from hostwarden.containers.redact import mask_secrets
 from hostwarden.core.audit import masked_ref
 from hostwarden.core.masking import mask_user_id
+from hostwarden.units import human_duration, human_size
 from hostwarden.web.labels import alert_label, kind_label
-
-
-def human_size(value: float) -> str:
-    """``1536`` becomes ``1.5 KiB``."""
-    size = float(value)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(size) < 1024:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} PiB"
-
-
-def human_duration(seconds: float) -> str:
-    """``93784`` becomes ``1d 2h 3m``; under a minute, seconds."""
-    total = max(int(seconds), 0)
-    days, rest = divmod(total, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [f"{days}d"] if days else []
-    if hours or days:
-        parts.append(f"{hours}h")
-    parts.append(f"{minutes}m" if total >= 60 else f"{secs}s")
-    return " ".join(parts)
 
 
 def since(value: datetime | None, now: datetime) -> str:
