@@ -24,7 +24,7 @@ telegram:
   # The bot token from @BotFather. If alerts say strangers found the bot, regenerate it.
   token: null
   # Chats that receive security alerts (your own user ID works for a private chat).
-  admin_chat_ids: []
+  admin_chat_ids: {admin_ids}
   # A self-hosted Bot API server, e.g. http://127.0.0.1:8081 (null: Telegram's own).
   api_base: null
   # polling (no open port needed) or webhook (Telegram calls webhook.url).
@@ -49,7 +49,8 @@ storage:
 access:
   # Telegram user IDs allowed to use the bot; admins may also manage containers (with 2FA).
   allowed_telegram_ids: []
-  admin_telegram_ids: []
+  # No admin here? The bot prints a one-time code at start; /claim CODE makes you the admin.
+  admin_telegram_ids: {admin_ids}
   # Unknown users are blocked after this many attempts.
   max_attempts: 3
   # Known users: at most this many requests per window (more are dropped; 0: no limit).
@@ -116,11 +117,18 @@ totp:
 """
 
 
-def write_config(path: Path, data_dir: Path, force: bool = False) -> None:
-    """Write a fresh config to ``path`` with mode 0600; refuses to overwrite unless ``force``."""
+def write_config(
+    path: Path, data_dir: Path, force: bool = False, admin_telegram_id: int | None = None
+) -> None:
+    """Write a fresh config to ``path`` with mode 0600; refuses to overwrite unless ``force``.
+
+    ``admin_telegram_id`` (the owner) goes everywhere it is needed: the admin IDs, and the alert
+    chats (a user's ID is their private chat with the bot).
+    """
     if path.exists() and not force:
         raise Conflict(f"{path} already exists (use --force to replace it)")
     text = TEMPLATE.format(
+        admin_ids=f"[{admin_telegram_id}]" if admin_telegram_id is not None else "[]",
         data_dir=data_dir,
         totp_key=generate_key(),
         path_secret=secrets.token_urlsafe(24),

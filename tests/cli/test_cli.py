@@ -46,6 +46,19 @@ def test_init_writes_a_private_config_and_refuses_to_overwrite(config: str) -> N
     assert code == 2 and "already exists" in err
 
 
+def test_init_writes_the_owner_everywhere_it_is_needed(tmp_path: Path) -> None:
+    from hostwarden.config import load_settings
+
+    path = tmp_path / "owner.yaml"
+    code, out, _ = hw("init", "--config", str(path), "--admin-telegram-id", "123456789")
+    assert code == 0 and "123456789 is the admin" in out
+    settings = load_settings(path)
+    assert settings.access.admin_telegram_ids == [123456789]
+    assert settings.telegram.admin_chat_ids == [123456789]  # alerts reach the owner
+    code, _, err = hw("init", "--config", str(tmp_path / "x.yaml"), "--admin-telegram-id", "0")
+    assert code == 2 and "Traceback" not in err
+
+
 def test_group_readable_config_is_refused_with_the_fix(config: str) -> None:
     os.chmod(config, 0o644)
     code, _, err = hw("users", "list", "--config", config)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import docker
 import pytest
 
-from hostwarden.containers.engine import HIDDEN, ContainerEngine
+from hostwarden.containers.engine import HIDDEN, ContainerEngine, parse_time
 from hostwarden.containers.settings import ContainerSettings
 from hostwarden.errors import InvalidInput, NotFound, Unavailable
 from tests.containers.podman import IMAGE, PodmanService
@@ -74,3 +74,19 @@ async def test_clear_errors(engine: ContainerEngine) -> None:
     )
     with pytest.raises(Unavailable, match="unreachable"):
         await down.containers()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-01-02T03:04:05.123456789Z", "2026-01-02T03:04:05.123456+00:00"),
+        ("2026-01-02T03:04:05+02:00", "2026-01-02T01:04:05+00:00"),
+        ("2026-01-02T03:04:05.5-07:00", "2026-01-02T10:04:05.500000+00:00"),
+        ("0001-01-01T00:00:00Z", None),  # the engine's "never"
+        ("", None),
+        ("yesterday", None),
+    ],
+)
+def test_engine_times_parse_with_the_standard_library(text: str, expected: str | None) -> None:
+    parsed = parse_time(text)
+    assert (parsed.isoformat() if parsed else None) == expected

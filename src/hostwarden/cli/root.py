@@ -57,15 +57,28 @@ def init(
         typer.Option("--data-dir", help="Where state will live (relative: to the config file)."),
     ] = Path("data"),
     force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+    admin_telegram_id: Annotated[
+        int | None,
+        typer.Option(
+            "--admin-telegram-id",
+            min=1,
+            help="Your Telegram user ID (the bot's /getmyid): admin, and where alerts go.",
+        ),
+    ] = None,
 ) -> None:
     """Write a commented config with a generated encryption key, readable by you only (0600)."""
     from hostwarden.configfile import write_config
 
     try:
-        write_config(path, data_dir, force)
+        write_config(path, data_dir, force, admin_telegram_id)
     except HostwardenError as exc:
         fail(str(exc))
-    out.print(f"wrote {path} (mode 600); edit it, then add users with `hostwarden users add`")
+    owner = (
+        f"; {admin_telegram_id} is the admin and gets the alerts"
+        if admin_telegram_id is not None
+        else "; with no admin, the bot prints a one-time /claim code when it starts"
+    )
+    out.print(f"wrote {path} (mode 600){owner}", markup=False)
 
 
 @app.command("demo")

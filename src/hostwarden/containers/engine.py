@@ -40,12 +40,11 @@ def parse_time(value: str | None) -> datetime | None:
     """The engine's RFC 3339 time (nanoseconds and all), or ``None`` for the zero time."""
     if not value or value.startswith("0001-"):
         return None
-    match = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)?", value)
-    if match is None:
+    try:  # Python 3.11 reads "Z" and nanoseconds (kept to microseconds)
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
         return None
-    zone = match.group(3) or "Z"
-    parsed = datetime.fromisoformat(match.group(1) + ("+00:00" if zone == "Z" else zone))
-    return parsed.astimezone(UTC)
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)
