@@ -11,8 +11,9 @@ from hostwarden.bot.actions import bot_policy
 from hostwarden.bot.app import BotApp
 from hostwarden.bot.claim import CLAIM_SECONDS
 from hostwarden.config import Settings
-from hostwarden.core.audit import Kind
+from hostwarden.core.audit import AuditTrail, Kind
 from hostwarden.core.clock import ManualClock
+from hostwarden.core.identity import Role, User
 from hostwarden.core.service import AccessCore
 from hostwarden.core.settings import AccessSettings
 from hostwarden.storage.base import AuditQuery
@@ -84,6 +85,34 @@ async def test_with_no_admin_a_claim_code_makes_its_sender_the_admin_once(
     claimed = await bot.core.audit.query(AuditQuery(kind=Kind.ADMIN_CLAIMED))
     assert [e.actor for e in claimed] == [f"tg:{OWNER}"]
     await bot.app.prepare()
+    assert bot.app.services.claim is None
+    # The event's log line names the account masked, never the full Telegram ID.
+    assert all(str(OWNER) not in AuditTrail.log_line(e) for e in claimed)
+
+
+async def test_the_owners_third_message_can_be_the_claim(
+    clock: ManualClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """/start, /getmyid, then /claim: the right code is no stranger's third attempt."""
+    bot = await start(MemoryStore(), settings_with([], []), clock)
+    match = re.search(r"/claim ([A-Z0-9]{10})", capsys.readouterr().err)
+    assert match is not None
+    await bot.say(OWNER, "/start")
+    await bot.say(OWNER, "/claim WRONGWRONG")  # a typo: counted
+    [welcome] = await bot.say(OWNER, f"/claim {match.group(1)}")
+    assert "admin" in welcome
+    assert await bot.core.lockout.blocked((f"tg:{OWNER}",)) is None
+
+
+async def test_a_claim_ends_when_an_admin_is_made_another_way(
+    clock: ManualClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bot = await start(MemoryStore(), settings_with([], []), clock)
+    match = re.search(r"/claim ([A-Z0-9]{10})", capsys.readouterr().err)
+    assert match is not None
+    await bot.core.store.users.create(User(0, "alice", (OTHER,), frozenset({Role.ADMIN})))
+    assert await bot.say(OWNER, f"/claim {match.group(1)}") == []
+    assert await bot.core.audit.query(AuditQuery(kind=Kind.ADMIN_CLAIMED)) == []
     assert bot.app.services.claim is None
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import docker
 import pytest
 
-from hostwarden.containers.engine import HIDDEN, ContainerEngine, parse_time
+from hostwarden.containers.engine import HIDDEN, ContainerEngine, check_container_name, parse_time
 from hostwarden.containers.settings import ContainerSettings
 from hostwarden.errors import InvalidInput, NotFound, Unavailable
 from tests.containers.podman import IMAGE, PodmanService
@@ -90,3 +90,9 @@ async def test_clear_errors(engine: ContainerEngine) -> None:
 def test_engine_times_parse_with_the_standard_library(text: str, expected: str | None) -> None:
     parsed = parse_time(text)
     assert (parsed.isoformat() if parsed else None) == expected
+
+
+@pytest.mark.parametrize("name", ["web\n", "web\n../x", "", "-web", "a" * 129, "we b"])
+def test_container_names_are_checked_whole(name: str) -> None:
+    with pytest.raises(InvalidInput):
+        check_container_name(name)

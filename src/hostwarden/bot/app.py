@@ -21,7 +21,7 @@ from aiohttp import web
 from hostwarden.bot.actions import MENU
 from hostwarden.bot.claim import lift_config_blocks, open_claim
 from hostwarden.bot.gate import AccessGate
-from hostwarden.bot.handlers import admin, claim, containers, host, menu, twofactor, updates
+from hostwarden.bot.handlers import admin, containers, host, menu, twofactor, updates
 from hostwarden.bot.notifiers import AppriseNotifier, TelegramNotifier
 from hostwarden.bot.services import BotServices
 from hostwarden.bot.webhook_guard import webhook_guard
@@ -69,7 +69,6 @@ def routers() -> list[Router]:
         containers.build_router(),
         admin.build_router(),
         updates.build_router(),
-        claim.build_router(),
         menu.build_router(),  # last: it answers whatever nothing else took
     ]
 

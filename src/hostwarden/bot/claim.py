@@ -2,8 +2,10 @@
 
 With no admin in the configuration or the store, the bot makes a claim code at start and prints
 it on its console and in its log. ``/claim CODE`` from Telegram then makes that user the admin:
-once, before the code expires, audited. A wrong code is a stranger's attempt like any other (the
-guard counted it before the handler ran), so guessing ends in a block. At start the bot also
+once, before the code expires, audited. The gate checks the code before the guard counts the
+message (a right code is the credential, and the owner's third message must not block them); a
+wrong code goes on to the guard as a stranger's attempt like any other, so guessing ends in a
+block. At start the bot also
 lifts blocks on Telegram IDs the configuration allows: a block made while the owner was still a
 stranger must not keep them out once they are configured.
 """
@@ -27,6 +29,10 @@ from hostwarden.errors import Conflict, NotFound
 
 LOG = logging.getLogger("hostwarden.bot")
 CLAIM_SECONDS = 3600
+WELCOME = (
+    "✅ You are now this bot's admin. Next: two-factor codes with /enroll2fa "
+    "(critical actions need them), then /help."
+)
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 
 
@@ -94,7 +100,9 @@ async def make_admin(core: AccessCore, telegram_id: int) -> User:
         user = await core.store.users.create(User(0, f"tg{telegram_id}", (telegram_id,), roles))
     else:
         user = await core.store.users.update(replace(user, roles=user.roles | roles))
-    await core.audit.record(Kind.ADMIN_CLAIMED, actor=f"tg:{telegram_id}", user=user.username)
+    await core.audit.record(
+        Kind.ADMIN_CLAIMED, actor=f"tg:{telegram_id}", subject=f"user:{user.username}"
+    )
     with contextlib.suppress(NotFound):
         await core.lockout.unblock(f"tg:{telegram_id}", "config")
     return user

@@ -18,6 +18,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import Chat, TelegramObject, Update, User
 
 from hostwarden.bot.challenge import ask_for_code
+from hostwarden.bot.claim import WELCOME, has_admin, make_admin
 from hostwarden.bot.reading import IGNORED, Reading, ReadingContext, read_update
 from hostwarden.bot.safe_send import answer_callback, send_text
 from hostwarden.bot.services import BotServices
@@ -25,6 +26,7 @@ from hostwarden.core.guard import DENIED, Decision, Verdict
 from hostwarden.core.identity import Actor
 
 LOG = logging.getLogger("hostwarden.bot")
+CLAIM_ROUTE = "/claim"
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
@@ -51,6 +53,8 @@ class AccessGate(BaseMiddleware):
             reading = await self._read(event, data)
             if reading.route == IGNORED:  # group chatter not addressed to us asks for nothing
                 return None
+            if reading.route == CLAIM_ROUTE and await self._claimed(actor, reading, data):
+                return None
             decision = await self._services.core.guard.decide(actor, reading.action)
         except Exception:  # fail closed: no decision, no access
             LOG.exception("access check failed; update dropped")
@@ -65,6 +69,25 @@ class AccessGate(BaseMiddleware):
         except Exception:  # a refusal that cannot be sent is still a refusal
             LOG.exception("refusal could not be sent")
         return None
+
+    async def _claimed(self, actor: Actor, reading: Reading, data: dict[str, Any]) -> bool:
+        """A right first-run code is the credential (like a password): it makes the sender the
+        admin before the guard counts the message, which could block the owner. Anything else
+        goes on to the guard, where a stranger's wrong code counts as an attempt."""
+        services = self._services
+        if services.claim is None or actor.telegram_id is None or not reading.private:
+            return False
+        if await has_admin(services.core):  # an admin was made meanwhile: the claim is over
+            services.claim = None
+            return False
+        if not reading.args or not services.claim.take(reading.args[0], services.clock.now()):
+            return False
+        services.claim = None
+        await make_admin(services.core, actor.telegram_id)
+        chat: Chat | None = data.get("event_chat")
+        if chat is not None:
+            await send_text(data["bot"], chat.id, WELCOME)
+        return True
 
     async def _read(self, event: Update, data: dict[str, Any]) -> Reading:
         bot: Bot = data["bot"]

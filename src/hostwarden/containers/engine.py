@@ -31,7 +31,7 @@ HIDDEN = "(hidden)"
 
 def check_container_name(name: str) -> str:
     """Return ``name`` if it can be a container name or ID, else raise :class:`InvalidInput`."""
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise InvalidInput("container names are letters, digits, '_', '.' or '-' (up to 128)")
     return name
 
