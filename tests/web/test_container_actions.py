@@ -72,6 +72,18 @@ async def test_a_restart_asks_naming_container_and_host_then_acts_once_audited(
     assert "Restarted: web is now running." in page.text
 
 
+async def test_a_confirmation_page_left_open_too_long_acts_on_nothing(web: Console) -> None:
+    await web.login_admin()
+    engine = engine_of(web)
+    action, fields = confirmation_form((await web.client.get("/containers/web/restart")).text)
+    web.clock.advance(121)  # the bot's buttons live 120 s; so do the console's questions
+    again = await web.client.post(action, data=fields)
+    assert again.status_code == 200 and "Restart container web" in again.text
+    forged = {**fields, "asked": str(int(web.clock.now().timestamp()))}  # a newer time, old token
+    assert (await web.client.post(action, data=forged)).status_code == 200
+    assert engine.containers_by_name["web"].restarts == 2 and await actions(web) == []
+
+
 async def test_stop_and_start_and_a_failure_is_audited_as_failed(web: Console) -> None:
     await web.login_admin()
     engine = engine_of(web)

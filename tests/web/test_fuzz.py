@@ -130,10 +130,11 @@ class Fuzz:
         signer = self.app.state.console.signer
         return str(signer.token_for(hash_token(visitor.token) if visitor.token else BINDING))
 
-    def confirmation(self, visitor: Visitor, what: str) -> str:
-        """The confirmation token a question page would give ``visitor`` for ``what``."""
+    def confirmation(self, visitor: Visitor, what: str) -> tuple[str, str]:
+        """The confirmation token and time a question page would give ``visitor`` for ``what``."""
         signer = self.app.state.console.signer
-        return str(signer.token_for(f"confirm|{hash_token(visitor.token)}|{what}"))
+        asked = str(int(self.core.clock.now().timestamp()))
+        return str(signer.token_for(f"confirm|{hash_token(visitor.token)}|{what}|{asked}")), asked
 
     async def heal(self, visitor: Visitor) -> None:
         """Give a logged-in visitor its account back (unlocked, its roles) and a live session."""
@@ -402,10 +403,11 @@ async def test_every_route_survives_a_seeded_fuzz(fuzz: Fuzz) -> None:
                 await fuzz.heal(visitor)
                 path, what = fill_parts(template, rng)
                 # Confirmed, so that the actions behind confirmation pages run too.
+                token, asked = fuzz.confirmation(visitor, what)
                 fields = urlencode(
                     {"csrf": fuzz.csrf(visitor), "handle": "nope", "code": "123456",
                      "username": "x" + rng.choice("abcdef"), "password": "a long password ok",
-                     "telegram_ids": "1, 2", "confirm": fuzz.confirmation(visitor, what)}
+                     "telegram_ids": "1, 2", "confirm": token, "asked": asked}
                 ).encode()  # fmt: skip
                 headers = [(b"cookie", fuzz.cookies(visitor)), *form]
                 await fuzz.send(

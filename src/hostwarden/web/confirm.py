@@ -1,8 +1,9 @@
 """Confirmation pages: a GET asks ("Lock user bob?"), only a POST from that page acts.
 
-The page's form carries the usual CSRF token and a second one, ``confirm``, bound to the session
-and to what is being confirmed (``lock:bob``, ``restart:web``). A POST without it, or with the
-token of another question, acts on nothing: it gets the question instead. No script is needed.
+The page's form carries the usual CSRF token and a second one, ``confirm``, bound to the session,
+to what is being confirmed (``lock:bob``, ``restart:web``) and to when the page was shown; it is
+good for two minutes. A POST without it, with the token of another question, or too late, acts
+on nothing: it gets the question instead. No script is needed.
 """
 
 from __future__ import annotations
@@ -35,23 +36,37 @@ class Question:
     danger: bool = True
 
 
-def _binding(viewer: Viewer, what: str) -> str:
-    return f"confirm|{viewer.session.token_hash}|{what}"
+CONFIRM_SECONDS = 120  # as long as the bot's confirmation buttons live
 
 
-def confirm_token(console: Console, viewer: Viewer, what: str) -> str:
-    """The token a confirmation page for ``what`` puts in its form."""
-    return console.signer.token_for(_binding(viewer, what))
+def _binding(viewer: Viewer, what: str, asked: int) -> str:
+    return f"confirm|{viewer.session.token_hash}|{what}|{asked}"
+
+
+def _now(console: Console) -> int:
+    return int(console.core.clock.now().timestamp())
+
+
+def confirm_token(console: Console, viewer: Viewer, what: str, asked: int) -> str:
+    """The token a confirmation page for ``what``, shown at ``asked``, puts in its form."""
+    return console.signer.token_for(_binding(viewer, what, asked))
 
 
 def confirmed(console: Console, viewer: Viewer, form: FormData, what: str) -> bool:
-    """Whether ``form`` was posted from this session's confirmation page for ``what``."""
-    return console.signer.valid(_binding(viewer, what), str(form.get("confirm") or ""))
+    """Whether ``form`` was posted from this session's page for ``what`` in the last 2 min."""
+    asked_text = str(form.get("asked") or "")
+    if not asked_text.isascii() or not asked_text.isdigit() or len(asked_text) > 12:
+        return False
+    asked = int(asked_text)
+    if not 0 <= _now(console) - asked <= CONFIRM_SECONDS:
+        return False
+    return console.signer.valid(_binding(viewer, what, asked), str(form.get("confirm") or ""))
 
 
 def ask(console: Console, request: Request, viewer: Viewer, question: Question) -> Response:
     """The confirmation page for ``question`` (200; nothing has changed yet)."""
+    asked = _now(console)
     return console.page(
-        request, "confirm.html", viewer, q=question,
-        confirm=confirm_token(console, viewer, question.what),
+        request, "confirm.html", viewer, q=question, asked=asked,
+        confirm=confirm_token(console, viewer, question.what, asked),
     )  # fmt: skip
