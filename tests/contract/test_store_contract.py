@@ -78,6 +78,52 @@ class TestUsers:
             await store.users.update(User(9999, "nobody"))
 
 
+class TestUserDelete:
+    async def _user_with_everything(self, store: Any, name: str, telegram_id: int) -> User:
+        user = await store.users.create(
+            User(0, name, (telegram_id,), frozenset({Role.USER}), "h", False, T0)
+        )
+        uid = user.id
+        await store.sessions.put(SessionRecord(name[0] * 64, uid, at(0), at(0)))
+        await store.totp.put_factor(TotpFactor(uid, "enc", True, at(0)), uid)
+        assert await store.totp.claim_step(uid, 1000, at(0))
+        await store.totp.set_recovery(uid, ["r1", "r2"])
+        await store.elevations.grant(uid, "telegram", at(0))
+        return user
+
+    async def test_delete_removes_the_user_and_what_refers_to_it(self, store: Any) -> None:
+        gone = await self._user_with_everything(store, "dora", 41)
+        kept = await self._user_with_everything(store, "emil", 42)
+        assert await store.users.delete(gone.id)
+        uid = gone.id
+        assert await store.users.get("dora") is None
+        assert await store.users.by_id(uid) is None
+        assert await store.users.by_telegram_id(41) is None
+        assert await store.sessions.list(user_id=uid) == []
+        assert await store.totp.get_factor(uid) is None
+        assert not await store.totp.use_recovery(uid, "r1")
+        assert await store.totp.claim_step(uid, 1000, at(1))  # its used steps went too
+        assert await store.elevations.granted_at(uid, "telegram") is None
+        # The other account keeps everything.
+        assert [u.username for u in await store.users.list()] == ["emil"]
+        assert await store.users.by_telegram_id(42) == kept
+        assert len(await store.sessions.list(user_id=kept.id)) == 1
+        assert await store.totp.get_factor(kept.id) is not None
+        assert await store.elevations.granted_at(kept.id, "telegram") == at(0)
+        assert not await store.totp.claim_step(kept.id, 1000, at(1))
+        assert await store.totp.use_recovery(kept.id, "r1")
+        # The name and the Telegram ID are free again.
+        again = await store.users.create(User(0, "Dora", (41,), frozenset({Role.USER})))
+        assert await store.users.by_telegram_id(41) == again
+
+    async def test_delete_of_an_unknown_id_is_false(self, store: Any) -> None:
+        kept = await store.users.create(User(0, "fay", (43,), frozenset({Role.USER})))
+        assert not await store.users.delete(kept.id + 1000)
+        assert await store.users.list() == [kept]
+        assert await store.users.delete(kept.id)
+        assert not await store.users.delete(kept.id)
+
+
 class TestCounters:
     async def test_counts_blocks_at_limit_and_refuses_while_blocked(self, store: Any) -> None:
         first = await store.counters.hit("tg:1", at(0), RULE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -165,6 +166,42 @@ def roles(
     user = run_with_core(config, database, action, allow_insecure_config)
     names = ", ".join(sorted(r.value for r in user.roles))
     out.print(f"{user.username} now has roles {names}", markup=False)
+
+
+def _interactive() -> bool:
+    """Whether a person can answer a question on standard input."""
+    return sys.stdin.isatty()
+
+
+@app.command("remove")
+def remove(
+    name: str,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Remove it even if it is the last admin account.")
+    ] = False,
+    config: ConfigOption = None,
+    database: DatabaseOption = None,
+    allow_insecure_config: InsecureOption = False,
+) -> None:
+    """Delete a user with its Telegram IDs, sessions and second factor; audited.
+
+    The last admin account is kept unless --force is given.
+    """
+    if not yes:
+        if not _interactive():
+            fail(f"not removing {name} without confirmation: add --yes")
+        if not typer.confirm(f"Remove user {name} and its sessions and second factor?"):
+            fail(f"kept {name}", code=1)
+
+    async def action(core: AccessCore) -> User:
+        try:
+            return await core.accounts.remove(name, cli_actor(), force)
+        except Conflict as exc:
+            raise Conflict(f"{exc} (add --force to remove it anyway)") from None
+
+    user = run_with_core(config, database, action, allow_insecure_config)
+    out.print(f"removed {user.username} (id {user.id})", markup=False)
 
 
 @app.command("passwd")

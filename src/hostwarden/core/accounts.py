@@ -1,4 +1,4 @@
-"""Password accounts: register, login, second factor, logout, lock and unlock.
+"""Password accounts: register, login, second factor, logout, lock, unlock and remove.
 
 Unknown user, wrong password and locked account give one answer and take the same time: every
 path checks one password hash (a dummy for unknown users) and charges one counter.
@@ -19,7 +19,7 @@ from hostwarden.core.lockout import Lockout
 from hostwarden.core.passwords import PasswordHasher
 from hostwarden.core.sessions import Session, SessionManager
 from hostwarden.core.totp import TotpOutcome, TotpService
-from hostwarden.errors import InvalidInput, NotFound
+from hostwarden.errors import Conflict, InvalidInput, NotFound
 from hostwarden.storage.base import UserStore
 
 LOGIN_FAILED = "Incorrect username or password."
@@ -119,6 +119,30 @@ class Accounts:
             Kind.ACCOUNT_UPDATED, actor=actor, subject=f"user:{user.username}", fields=fields
         )
         return updated
+
+    async def remove(self, username: str, actor: str, force: bool = False) -> User:
+        """Delete an account with its Telegram IDs, sessions, second factor and grants; audited.
+
+        Removing the last unlocked admin account raises :class:`Conflict` (nobody could
+        administer hostwarden after it) unless ``force`` is given.
+        """
+        user = await self.get(username)
+        last_admin = Role.ADMIN in user.roles and not any(
+            Role.ADMIN in other.roles and not other.locked and other.id != user.id
+            for other in await self._users.list()
+        )
+        if last_admin and not force:
+            raise Conflict(f"{user.username!r} is the last admin account; removing it leaves none")
+        if not await self._users.delete(user.id):
+            raise NotFound(f"no user {username!r}")
+        await self._audit.record(
+            Kind.ACCOUNT_REMOVED,
+            actor=actor,
+            subject=f"user:{user.username}",
+            roles=sorted(r.value for r in user.roles),
+            forced=last_admin,
+        )
+        return user
 
     async def login(
         self, username: str, password: str, ip: str | None = None, user_agent: str | None = None

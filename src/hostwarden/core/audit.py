@@ -45,6 +45,7 @@ class Kind:
     ACCOUNT_LOCKED: Final = "account.locked"
     ACCOUNT_UNLOCKED: Final = "account.unlocked"
     ACCOUNT_UPDATED: Final = "account.updated"
+    ACCOUNT_REMOVED: Final = "account.removed"
     PASSWORD_CHANGED: Final = "password.changed"
     PASSWORD_REHASHED: Final = "password.rehashed"
     SESSION_BINDING_MISMATCH: Final = "session.binding_mismatch"

@@ -172,7 +172,12 @@ class OutboxMessage:
 
 
 class UserStore(Protocol):
-    """Accounts."""
+    """Accounts.
+
+    ``delete`` removes the account and everything that refers to it (Telegram IDs, sessions,
+    TOTP factor, used steps, recovery codes, elevations) in one transaction; it returns
+    ``False`` when there was no such account.
+    """
 
     async def get(self, username: str) -> User | None: ...
     async def by_telegram_id(self, telegram_id: int) -> User | None: ...
@@ -180,6 +185,7 @@ class UserStore(Protocol):
     async def create(self, user: User) -> User: ...
     async def update(self, user: User) -> User: ...
     async def list(self) -> list[User]: ...
+    async def delete(self, user_id: int) -> bool: ...
 
 
 class CounterStore(Protocol):

@@ -30,9 +30,14 @@ from hostwarden.storage.memory_outbox import MemoryOutbox
 
 
 class MemoryUsers:
-    def __init__(self) -> None:
+    def __init__(
+        self, sessions: MemorySessions, totp: MemoryTotp, elevations: MemoryElevations
+    ) -> None:
         self._by_name: dict[str, User] = {}
         self._ids = itertools.count(1)
+        self._sessions = sessions
+        self._totp = totp
+        self._elevations = elevations
 
     async def get(self, username: str) -> User | None:
         return self._by_name.get(username.casefold())
@@ -72,6 +77,17 @@ class MemoryUsers:
 
     async def list(self) -> list[User]:
         return sorted(self._by_name.values(), key=lambda u: u.id)
+
+    async def delete(self, user_id: int) -> bool:
+        # No await in between: the account and what refers to it go together.
+        key = next((k for k, u in self._by_name.items() if u.id == user_id), None)
+        if key is None:
+            return False
+        del self._by_name[key]
+        self._sessions.forget(user_id)
+        self._totp.forget(user_id)
+        self._elevations.forget(user_id)
+        return True
 
 
 class MemoryCounters:
@@ -201,6 +217,11 @@ class MemorySessions:
         rows = [r for r in self._rows.values() if user_id is None or r.user_id == user_id]
         return sorted(rows, key=lambda r: r.created_at)
 
+    def forget(self, user_id: int) -> None:
+        """Drop every session of ``user_id`` without awaiting (for :meth:`MemoryUsers.delete`)."""
+        for h in [h for h, r in self._rows.items() if r.user_id == user_id]:
+            del self._rows[h]
+
 
 class MemoryTotp:
     def __init__(self) -> None:
@@ -242,6 +263,12 @@ class MemoryTotp:
             return True
         return False
 
+    def forget(self, user_id: int) -> None:
+        """Drop the factor, used steps and recovery codes of ``user_id`` without awaiting."""
+        self._factors.pop(user_id, None)
+        self._steps.pop(user_id, None)
+        self._recovery.pop(user_id, None)
+
 
 class MemoryElevations:
     def __init__(self) -> None:
@@ -257,6 +284,10 @@ class MemoryElevations:
         return self._grants.get((user_id, channel))
 
     async def revoke(self, user_id: int) -> None:
+        self.forget(user_id)
+
+    def forget(self, user_id: int) -> None:
+        """Drop every grant of ``user_id`` without awaiting."""
         for key in [k for k in self._grants if k[0] == user_id]:
             del self._grants[key]
 
@@ -298,13 +329,13 @@ class MemoryStore:
     """Everything in this process's memory; lost at exit. For tests and trials."""
 
     def __init__(self, counter_capacity: int = 100_000, audit_capacity: int = 100_000) -> None:
-        self.users = MemoryUsers()
-        self.audit = MemoryAudit(audit_capacity)
-        self.blocks = MemoryBlocks(self.audit)
-        self.counters = MemoryCounters(self.blocks, counter_capacity)
         self.sessions = MemorySessions()
         self.totp = MemoryTotp()
         self.elevations = MemoryElevations()
+        self.users = MemoryUsers(self.sessions, self.totp, self.elevations)
+        self.audit = MemoryAudit(audit_capacity)
+        self.blocks = MemoryBlocks(self.audit)
+        self.counters = MemoryCounters(self.blocks, counter_capacity)
         self.outbox = MemoryOutbox()
         self.decisions = MemoryDecisions(self)
         self.health = StoreHealth()  # memory is never lost while the process runs

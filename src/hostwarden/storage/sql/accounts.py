@@ -131,6 +131,22 @@ class SqlUsers:
             rows = (await conn.execute(select(t.users).order_by(t.users.c.id))).all()
             return [await self.load(conn, row) for row in rows]
 
+    async def delete(self, user_id: int) -> bool:
+        # One transaction: the rows that name the user go first, then the account (whose
+        # Telegram IDs the foreign key's ON DELETE CASCADE would take too; deleted here anyway).
+        async with self._db.write() as conn:
+            for table in (
+                t.telegram_ids,
+                t.sessions,
+                t.totp_factors,
+                t.totp_steps,
+                t.recovery_codes,
+                t.elevations,
+            ):
+                await conn.execute(delete(table).where(table.c.user_id == user_id))
+            result = await conn.execute(delete(t.users).where(t.users.c.id == user_id))
+            return bool(result.rowcount)
+
 
 def _session(row: Any) -> SessionRecord:
     return SessionRecord(
