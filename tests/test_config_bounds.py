@@ -90,6 +90,7 @@ BOUNDS = [
     Bound("telegram.challenge_seconds", 15, 900),
     Bound("telegram.qr_delete_seconds", 5, 3600),
     Bound("telegram.webhook.listen_port", 1, 65535),
+    Bound("metrics.port", 0, 65535),
     Bound("access.max_attempts", 1, 100),
     Bound("access.rate_limit", 0, 1_000_000),
     Bound("access.rate_window_seconds", 1, DAY),

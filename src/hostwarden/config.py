@@ -201,6 +201,25 @@ class StorageSettings(BaseModel):
         return str(self.data_dir / "hostwarden.db")
 
 
+class MetricsSettings(BaseModel):
+    """Health and Prometheus metrics (see docs/deploy.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = Field(
+        "127.0.0.1",
+        min_length=1,
+        max_length=MAX_NAME_LENGTH,
+        description="address of the bot's /healthz and /metrics listener (loopback by default)",
+    )
+    port: int = Field(0, ge=0, le=65535, description="port of that listener; 0 runs no listener")
+    console: bool = Field(
+        False,
+        description="the web console serves /healthz, and /metrics to loopback clients that"
+        " no proxy forwarded",
+    )
+
+
 class Settings(BaseSettings):
     """Everything hostwarden reads; environment variables override the file."""
 
@@ -220,6 +239,7 @@ class Settings(BaseSettings):
     updates: UpdateSettings = Field(default_factory=UpdateSettings)
     monitor: MonitorSettings = Field(default_factory=MonitorSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     @classmethod
     def settings_customise_sources(

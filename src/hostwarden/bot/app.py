@@ -33,6 +33,8 @@ from hostwarden.core.health import StoreLossAlerts
 from hostwarden.core.service import AccessCore
 from hostwarden.errors import ConfigError
 from hostwarden.host.monitor import HostMonitor
+from hostwarden.metrics import Metrics
+from hostwarden.metrics import serve as serve_metrics
 
 LOG = logging.getLogger("hostwarden.bot")
 
@@ -73,10 +75,10 @@ def routers() -> list[Router]:
     ]
 
 
-def build_dispatcher(services: BotServices) -> Dispatcher:
+def build_dispatcher(services: BotServices, metrics: Metrics | None = None) -> Dispatcher:
     """A dispatcher whose every update passes the gate; ``hw`` reaches handlers as ``hw``."""
     dispatcher = Dispatcher(storage=MemoryStorage(), hw=services)
-    dispatcher.update.outer_middleware(AccessGate(services))
+    dispatcher.update.outer_middleware(AccessGate(services, metrics))
     dispatcher.include_routers(*routers())
     return dispatcher
 
@@ -117,6 +119,7 @@ class BotApp:
         core: AccessCore,
         services: BotServices | None = None,
         bot: Bot | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         if core.policy.rule_for(MENU) is None:
             raise ConfigError("the bot needs a core built with hostwarden.bot.actions.bot_policy()")
@@ -124,7 +127,10 @@ class BotApp:
         self.core = core
         self.services = services or BotServices.build(core, settings)
         self.bot = bot or make_bot(settings.telegram)
-        self.dispatcher = build_dispatcher(self.services)
+        self.metrics = metrics or Metrics()
+        self.metrics.watch(core)
+        self.serving = False  # True while polling or the webhook runs: /healthz reads it
+        self.dispatcher = build_dispatcher(self.services, self.metrics)
         host = settings.monitor.host_label
         self.services.renderer.host = host
         # Every message to a recipient names this host (alerts, digests, store-loss alerts).
@@ -148,7 +154,9 @@ class BotApp:
 
     async def deliver_alerts(self) -> int:
         """Send what is due in the outbox (retried later on failure)."""
-        return await self.alerts.deliver_due()
+        sent = await self.alerts.deliver_due()
+        self.metrics.alerts_delivered.inc(sent)
+        return sent
 
     async def flush_deletions(self) -> int:
         return await self.services.deletions.flush(self.bot)
@@ -178,13 +186,22 @@ class BotApp:
             loops.append(self.monitor.run(stop))
             if self.settings.monitor.watch_containers:
                 loops.append(self.events.run(stop))
+        listen = self.settings.metrics
+        if listen.port:
+            loops.append(
+                serve_metrics(
+                    self.metrics, self.core, listen.host, listen.port, stop, lambda: self.serving
+                )
+            )
         tasks = [asyncio.create_task(loop) for loop in loops]
         try:
+            self.serving = True
             if telegram.mode == "webhook":
                 await self._serve_webhook(stop)
             else:
                 await self._poll(stop)
         finally:
+            self.serving = False
             stop.set()
             await asyncio.gather(*tasks, return_exceptions=True)
             await self.services.engine.close()

@@ -24,6 +24,7 @@ from hostwarden.bot.safe_send import answer_callback, send_text
 from hostwarden.bot.services import BotServices
 from hostwarden.core.guard import DENIED, Decision, Verdict
 from hostwarden.core.identity import Actor
+from hostwarden.metrics import Metrics, timer
 
 LOG = logging.getLogger("hostwarden.bot")
 CLAIM_ROUTE = "/claim"
@@ -41,9 +42,10 @@ def actor_of(user: User | None) -> Actor:
 class AccessGate(BaseMiddleware):
     """Decides every update through ``services.core.guard``; nothing else decides access."""
 
-    def __init__(self, services: BotServices) -> None:
+    def __init__(self, services: BotServices, metrics: Metrics | None = None) -> None:
         self._services = services
         self._groups = frozenset(services.telegram.group_chat_ids)
+        self._metrics = metrics
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         if not isinstance(event, Update):  # registered on dp.update; anything else is a bug
@@ -55,7 +57,10 @@ class AccessGate(BaseMiddleware):
                 return None
             if reading.route == CLAIM_ROUTE and await self._claimed(actor, reading, data):
                 return None
+            started = timer()
             decision = await self._services.core.guard.decide(actor, reading.action)
+            if self._metrics is not None:
+                self._metrics.decided("bot", decision.verdict.value, timer() - started)
         except Exception:  # fail closed: no decision, no access
             LOG.exception("access check failed; update dropped")
             return None

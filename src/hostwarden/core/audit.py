@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from hostwarden.core.clock import Clock
@@ -91,6 +91,8 @@ class AuditTrail:
     def __init__(self, store: AuditStore, clock: Clock) -> None:
         self._store = store
         self._clock = clock
+        # Called with every logged event (a front end's metrics); a failing one is skipped.
+        self.observers: list[Callable[[AuditEvent], None]] = []
 
     def draft(self, kind: str, actor: str = "", subject: str = "", **detail: Any) -> AuditEvent:
         """A new event stamped now, not yet stored: for store calls that append it themselves.
@@ -113,6 +115,11 @@ class AuditTrail:
         """Write the log line of ``event``, which the store already holds; returns it."""
         if LOG.isEnabledFor(logging.INFO):
             LOG.info(self.log_line(event))
+        for observe in self.observers:
+            try:
+                observe(event)
+            except Exception as exc:  # an observer must never cost the event
+                LOG.warning("audit observer failed: %s", type(exc).__name__)
         return event
 
     @staticmethod

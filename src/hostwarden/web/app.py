@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from hostwarden.config import Settings
 from hostwarden.core.service import AccessCore
 from hostwarden.errors import ConfigError
+from hostwarden.metrics import Metrics, health, is_loopback
 from hostwarden.web import audit, auth, containers, effective, host, manage, pages, users
 from hostwarden.web.actions import ACCOUNT
 from hostwarden.web.console import Console, Denied
@@ -47,13 +49,38 @@ async def server_error(request: Request, exc: Exception) -> Response:
     )
 
 
+FORWARDED = (b"x-forwarded-for", b"x-real-ip", b"forwarded")
+
+
+async def healthz(request: Request) -> Response:
+    """200 ``ok`` while the store answers, else 503 ``store``; nothing secret either way."""
+    console: Console = request.app.state.console
+    ok, reason = await health(console.core)
+    return PlainTextResponse(reason, status_code=200 if ok else 503)
+
+
+async def scrape(request: Request) -> Response:
+    """The Prometheus text, for a loopback client that no proxy forwarded only (else 404)."""
+    console: Console = request.app.state.console
+    peer = request.scope.get("client")
+    forwarded = any(name in FORWARDED for name, _ in request.scope.get("headers", ()))
+    if console.metrics is None or forwarded or not is_loopback(peer[0] if peer else None):
+        return PlainTextResponse("not found", status_code=404)
+    body = await console.metrics.exposition(console.core)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
 def create_app(
-    core: AccessCore, settings: Settings, services: ConsoleServices | None = None
+    core: AccessCore,
+    settings: Settings,
+    services: ConsoleServices | None = None,
+    metrics: Metrics | None = None,
 ) -> Starlette:
     """The console over a started ``core``; ``settings`` is shown (secrets hidden) on /settings.
 
     ``services`` (the host reader, container engine and registry checker behind the host and
-    container pages) are built from ``settings`` unless given.
+    container pages) are built from ``settings`` unless given. With ``metrics.console`` on, the
+    console also serves ``/healthz`` and ``/metrics`` (``metrics`` is built unless given).
     """
     if core.policy.rule_for(ACCOUNT) is None:
         raise ConfigError("the console needs a core built with hostwarden.web.actions.web_policy()")
@@ -88,6 +115,8 @@ def create_app(
         Route("/users/{name}/{op}", users.user_action, methods=["POST"]),
         Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
     ]
+    if settings.metrics.console:
+        routes += [Route("/healthz", healthz), Route("/metrics", scrape)]
     app = Starlette(
         routes=routes,
         middleware=[
@@ -100,6 +129,9 @@ def create_app(
     # No "/users/" -> "/users" redirects: Starlette builds them absolute, from the Host header.
     app.router.redirect_slashes = False
     console = Console(core, settings.web, services or ConsoleServices.build(settings))
+    if settings.metrics.console:
+        console.metrics = metrics or Metrics()
+        console.metrics.watch(core)
     app.state.console = console
     app.state.settings = settings
     return app

@@ -17,6 +17,7 @@ from hostwarden.core.guard import Decision, Verdict
 from hostwarden.core.qr import qr_png
 from hostwarden.core.service import AccessCore
 from hostwarden.core.totp import Enrolment
+from hostwarden.metrics import Metrics, timer
 from hostwarden.web import format as filters
 from hostwarden.web.forms import read_form
 from hostwarden.web.identities import Identities
@@ -67,6 +68,7 @@ class Console:
         self.templates = Jinja2Templates(directory=str(TEMPLATES))
         filters.install(self.templates.env)
         self.identities = Identities(core)
+        self.metrics: Metrics | None = None  # set by create_app when metrics.console is on
 
     # Cookies
 
@@ -147,7 +149,10 @@ class Console:
         due = await self.second_factor_due(viewer)
         if due is not None:
             raise Denied(RedirectResponse(f"{due}?next={back}", 303))
+        started = timer()
         decision = await self.core.guard.decide(viewer.actor(), action)
+        if self.metrics is not None:
+            self.metrics.decided("web", decision.verdict.value, timer() - started)
         if decision.verdict is Verdict.ALLOW:
             return viewer
         if decision.verdict is Verdict.ASK_TOTP:
