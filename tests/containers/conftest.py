@@ -17,7 +17,7 @@ LOOP = "trap 'exit 0' TERM; i=0; while true; do echo tick $i; i=$((i+1)); sleep 
 
 @pytest.fixture(scope="session")
 def podman(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PodmanService]:
-    service = PodmanService(tmp_path_factory.mktemp("podman"))
+    service = PodmanService(tmp_path_factory.mktemp("podman"), own_storage=True)
     yield service
     service.stop()
 

@@ -27,7 +27,7 @@ APPLETS = ("sh", "echo", "sleep", "printf", "cat", "env")
 class PodmanService:
     """``podman system service`` on ``<dir>/podman.sock``, stopped by :meth:`stop`."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, own_storage: bool = False) -> None:
         missing = [tool for tool in ("podman", "runc", "busybox") if shutil.which(tool) is None]
         if missing:
             raise RuntimeError(
@@ -39,6 +39,15 @@ class PodmanService:
         self.conf.write_text(CONF)
         self.socket = directory / "podman.sock"
         self.env = {**os.environ, "CONTAINERS_CONF": str(self.conf)}
+        if own_storage:
+            # Images and containers of its own: nothing else on the machine (the image tests'
+            # builds, another suite) shows up in listings, and nothing is left behind.
+            storage = directory / "storage.conf"
+            storage.write_text(
+                f'[storage]\ndriver = "overlay"\ngraphroot = "{directory / "graph"}"\n'
+                f'runroot = "{directory / "run"}"\n'
+            )
+            self.env["CONTAINERS_STORAGE_CONF"] = str(storage)
         self.url = f"unix://{self.socket}"
         self._process = subprocess.Popen(
             ["podman", "system", "service", "--time=0", self.url],
