@@ -64,13 +64,20 @@ class ReleaseFeed:
 
 
 @asynccontextmanager
-async def serving(double: Registry | ReleaseFeed) -> AsyncIterator[str]:
-    runner = web.AppRunner(double.app(), access_log=None)
+async def serve_app(app: web.Application) -> AsyncIterator[int]:
+    """``app`` on a free loopback port, for as long as the block runs; yields the port."""
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    double.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
     try:
-        yield double.url
+        yield runner.addresses[0][1]
     finally:
         await runner.cleanup()
+
+
+@asynccontextmanager
+async def serving(double: Registry | ReleaseFeed) -> AsyncIterator[str]:
+    async with serve_app(double.app()) as port:
+        double.url = f"http://127.0.0.1:{port}"
+        yield double.url

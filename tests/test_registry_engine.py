@@ -15,6 +15,7 @@ from aiohttp import web
 from hostwarden.containers.engine import ImageSummary
 from hostwarden.containers.registry import RegistryChecker, UpdateState
 from hostwarden.containers.settings import ContainerSettings
+from tests.doubles import serve_app
 
 OLD = "sha256:" + "a" * 64
 NEW = "sha256:" + "b" * 64
@@ -49,14 +50,8 @@ class Engine:
 async def serving(engine: Engine) -> AsyncIterator[str]:
     application = web.Application()
     application.router.add_route("*", "/{tail:.*}", engine.answer)
-    running = web.AppRunner(application, access_log=None)
-    await running.setup()
-    site = web.TCPSite(running, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"tcp://127.0.0.1:{running.addresses[0][1]}"
-    finally:
-        await running.cleanup()
+    async with serve_app(application) as port:
+        yield f"tcp://127.0.0.1:{port}"
 
 
 def image(reference: str, digest: str) -> ImageSummary:

@@ -100,7 +100,7 @@ def test_users_roles_grants_and_takes_away_admin(tmp_path: Path) -> None:
 
 
 class Stop(Exception):
-    pass
+    """Raised by the injected sleep to end the follow loop."""
 
 
 async def test_follow_prints_each_new_event_once_in_order(core: AccessCore) -> None:

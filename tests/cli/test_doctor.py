@@ -20,6 +20,7 @@ from hostwarden.cli.checks import clock_skew
 from hostwarden.cli.doctor import run_checks
 from hostwarden.configfile import write_config
 from hostwarden.sandbox.server import serve
+from tests.doubles import serve_app
 
 runner = CliRunner()
 TOKEN = "123456:" + "A" * 35
@@ -36,14 +37,8 @@ async def engine_double() -> AsyncIterator[str]:
 
     application = web.Application()
     application.router.add_route("*", "/{tail:.*}", answer)
-    running = web.AppRunner(application, access_log=None)
-    await running.setup()
-    site = web.TCPSite(running, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"tcp://127.0.0.1:{running.addresses[0][1]}"
-    finally:
-        await running.cleanup()
+    async with serve_app(application) as port:
+        yield f"tcp://127.0.0.1:{port}"
 
 
 def good_config(tmp_path: Path, api_base: str, docker_url: str) -> Path:

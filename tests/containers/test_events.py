@@ -27,26 +27,14 @@ from hostwarden.containers.event_rules import EventJudge, EventRules
 from hostwarden.containers.event_shapes import ContainerEvent
 from hostwarden.containers.follower import DockerEventSource, EventFollower
 from hostwarden.containers.settings import ContainerSettings
-from hostwarden.core.alerts import Alert
 from hostwarden.core.clock import ManualClock
 from tests.containers.conftest import LOOP
 from tests.containers.podman import IMAGE, PodmanService
+from tests.containers.sink import Sink
 
 LABEL = "hwtest-events"
 ALLOCATE = "x=a; while true; do x=$x$x; done"
 SECOND = 1_000_000_000  # health check times are in nanoseconds
-
-
-class Sink:
-    def __init__(self) -> None:
-        self.alerts: list[Alert] = []
-
-    async def raise_alert(self, alert: Alert) -> None:
-        self.alerts.append(alert)
-
-    @property
-    def titles(self) -> list[str]:
-        return [a.title for a in self.alerts]
 
 
 class Following:

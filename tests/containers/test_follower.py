@@ -10,10 +10,10 @@ from typing import Any
 from hostwarden.containers.engine import RuntimeState
 from hostwarden.containers.event_rules import EventJudge, EventRules
 from hostwarden.containers.follower import MAX_RETRY_SECONDS, EventFollower, EventStream
-from hostwarden.core.alerts import Alert
 from hostwarden.core.clock import ManualClock
 from hostwarden.errors import Unavailable
 from tests.containers.events_recorded import PODMAN_DIE_EXIT_1, podman_event, podman_run
+from tests.containers.sink import Sink
 
 MIB = 1024 * 1024
 
@@ -48,18 +48,6 @@ class ScriptedSource:
         if isinstance(step, BaseException):
             raise step
         return step
-
-
-class Sink:
-    def __init__(self) -> None:
-        self.alerts: list[Alert] = []
-
-    async def raise_alert(self, alert: Alert) -> None:
-        self.alerts.append(alert)
-
-    @property
-    def titles(self) -> list[str]:
-        return [a.title for a in self.alerts]
 
 
 class Sleeper:

@@ -8,6 +8,7 @@ and the engine's socket mounted in with its group added (compose.yaml's second w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -192,11 +193,10 @@ async def _wait_for_poller(
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         async with state.changed:
-            try:
-                await asyncio.wait_for(state.changed.wait_for(lambda: state.poller is not None), 2)
+            polled = state.changed.wait_for(lambda: state.poller is not None)
+            with contextlib.suppress(TimeoutError):  # not yet: is the container still up?
+                await asyncio.wait_for(polled, 2)
                 return
-            except TimeoutError:
-                pass
         running = await podman_async(podman, "inspect", "--format", "{{.State.Running}}", name)
         if running.stdout.strip() != "true":
             logs = await podman_async(podman, "logs", name, check=False)
