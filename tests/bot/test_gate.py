@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
+
 from hostwarden.core.alerts import TOKEN_HINT
 from hostwarden.core.audit import Kind
+from hostwarden.errors import StorageError
 from hostwarden.storage.base import AuditQuery
 from tests.bot.conftest import ADMIN_ID, STRANGER_ID, USER_ID, Harness
 from tests.bot.fakes import raw_update, user_dict
@@ -103,6 +108,21 @@ async def test_gate_fails_closed_when_the_store_fails(harness: Harness) -> None:
 
     harness.core.guard.decide = broken  # type: ignore[method-assign,assignment]
     assert await harness.say(USER_ID, "/status") == []
+
+
+async def test_a_lost_store_is_one_log_line_not_a_trace_per_update(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(*_: object) -> None:
+        raise StorageError("store unavailable: the database file is missing")
+
+    harness.core.guard.decide = broken  # type: ignore[method-assign,assignment]
+    harness.core.health.failed("the database file is missing")
+    with caplog.at_level(logging.DEBUG, logger="hostwarden"):
+        for _ in range(3):
+            assert await harness.say(USER_ID, "/status") == []  # still closed
+    assert not [r for r in caplog.records if r.exc_info]
+    assert caplog.text.count("store unavailable: the database file is missing;") <= 1
 
 
 async def test_a_known_user_flooding_the_bot_is_slowed(harness: Harness) -> None:

@@ -62,7 +62,10 @@ class AccessGate(BaseMiddleware):
             if self._metrics is not None:
                 self._metrics.decided("bot", decision.verdict.value, timer() - started)
         except Exception:  # fail closed: no decision, no access
-            LOG.exception("access check failed; update dropped")
+            if self._services.core.health.available:
+                LOG.exception("access check failed; update dropped")
+            else:  # the store health already said why, once per outage: no trace per update
+                LOG.debug("update dropped: the store is unavailable")
             return None
         if decision.verdict is Verdict.ALLOW:
             data["hw_actor"] = actor
