@@ -39,6 +39,7 @@ class PodmanService:
         self.conf.write_text(CONF)
         self.socket = directory / "podman.sock"
         self.env = {**os.environ, "CONTAINERS_CONF": str(self.conf)}
+        self._own_storage = own_storage
         if own_storage:
             # Images and containers of its own: nothing else on the machine (the image tests'
             # builds, another suite) shows up in listings, and nothing is left behind.
@@ -103,3 +104,9 @@ class PodmanService:
             self._process.wait(10)
         except subprocess.TimeoutExpired:
             self._process.kill()
+        if self._own_storage:
+            # podman's own cleanup unmounts its layers; pytest alone cannot remove them later.
+            subprocess.run(
+                ["podman", "system", "reset", "--force"], env=self.env,
+                capture_output=True, timeout=120, check=False,
+            )  # fmt: skip
