@@ -1,0 +1,1 @@
+"""Many hosts, one core: the hub acts on this host and on agents' hosts through one protocol."""
