@@ -39,7 +39,8 @@ class NetnsHost:
         pid = os.getpid()
         # Unique per process and host, so parallel runs never share a name or a subnet.
         self.name = f"hw{pid % 100000}x{_counter}"
-        second, third = 64 + (pid // 64) % 64, (pid % 64) * 4
+        # 10.192.0.0/11: clear of podman's default 10.88.0.0/16 and of common LANs.
+        second, third = 192 + (pid // 64) % 32, (pid % 64) * 4
         base = f"10.{second}.{third}"
         # One /30 per host inside a /24 that belongs to this process: .4n+1 here, .4n+2 there.
         host_part = (_counter % 63) * 4
