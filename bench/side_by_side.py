@@ -2,9 +2,10 @@
 
     uv run python -m bench.side_by_side [--scale 1.0] [--backends memory,sqlite,postgres]
 
-The baseline is what pyTMBot's access control does, at its least: an allow-list, a per-ID
-attempt counter, a block at the 3rd attempt for an hour, nothing persisted; it logs one line per
-refused message, as pyTMBot does. hostwarden decides with ``Guard.decide`` (64 requests at a
+The baseline (:mod:`bench.pytmbot_like`) is what pyTMBot's access control does: an allow-list, a
+per-ID attempt counter, a block at the 3rd attempt for an hour, nothing persisted, and per
+message the logging pyTMBot ships with (a masked context, two sanitising sinks, a warning per
+refused message). hostwarden decides with ``Guard.decide`` (64 requests at a
 time, as aiogram runs updates as tasks), persists every count, block, audit event and alert, and
 logs one JSON audit line per event. Both log to a stream that discards the text once formatted.
 
@@ -17,51 +18,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
-import logging
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from typing import TextIO, cast
 
+from bench import pytmbot_like
 from bench.common import ALLOWED_ID, Backends, started_core, table
+from bench.pytmbot_like import PyTMBotLike
 from hostwarden.core.clock import ManualClock
 from hostwarden.core.identity import Actor
 from hostwarden.core.service import AccessCore
 from hostwarden.runtime import configure_logging
 
 CLIENTS = 64
-LOG = logging.getLogger("bench.pytmbot_like")
 
 
 class NullStream(io.TextIOBase):
     def write(self, text: str) -> int:
         return len(text)
-
-
-class PyTMBotLike:
-    """Allow-list, per-ID counter, block at 3 for an hour; in memory; a log line per refusal."""
-
-    def __init__(self, allowed: set[int], clock: ManualClock) -> None:
-        self._allowed = allowed
-        self._clock = clock
-        self._attempts: dict[int, int] = {}
-        self._blocked: dict[int, datetime] = {}
-
-    def check(self, user_id: int) -> bool:
-        if user_id in self._allowed:
-            return True
-        now = self._clock.now()
-        until = self._blocked.get(user_id)
-        if until is not None and until > now:
-            LOG.warning("blocked user %s dropped", user_id)
-            return False
-        attempts = self._attempts.get(user_id, 0) + 1
-        self._attempts[user_id] = attempts
-        if attempts >= 3:
-            self._blocked[user_id] = now + timedelta(hours=1)
-            LOG.warning("user %s blocked after %s attempts", user_id, attempts)
-        else:
-            LOG.warning("unauthorized access attempt %s by %s", attempts, user_id)
-        return False
 
 
 Loads = list[tuple[str, Callable[[int], int], int]]
@@ -95,17 +69,19 @@ async def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--backends", default="memory,sqlite,postgres")
     args = parser.parse_args()
-    configure_logging(NullStream(), extra_loggers=("bench",))
+    stream = cast(TextIO, NullStream())  # formats every line, keeps none
+    configure_logging(stream)
+    pytmbot_like.configure(stream)
     rows: list[list[object]] = []
     baseline: list[float] = []
     for _, sender, n in loads(args.scale):
-        clock = ManualClock()
-        middleware = PyTMBotLike({ALLOWED_ID}, clock)
+        manual = ManualClock()
+        middleware = PyTMBotLike({ALLOWED_ID}, manual)
 
         async def check(user_id: int, m: PyTMBotLike = middleware) -> None:
             m.check(user_id)
 
-        baseline.append(await run(clock, n, sender, check))
+        baseline.append(await run(manual, n, sender, check))
     rows.append(["pyTMBot-like, memory, nothing persisted", *(f"{r:,.0f}" for r in baseline)])
     backends = Backends()
     try:

@@ -1,7 +1,9 @@
 """Two processes on one database: what one of them changes, the other's very next decision sees.
 
 Each core here has its own store, connections and decision store over the same SQLite file or
-PostgreSQL database, exactly as two processes would; nothing is cached between decisions.
+PostgreSQL database, as two processes would; what a decision store caches (accounts and blocks,
+on SQLite) must not outlive the other's changes. tests/contract/test_cached_reads.py does the
+same with two real processes.
 """
 
 from __future__ import annotations

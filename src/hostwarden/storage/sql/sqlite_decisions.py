@@ -7,8 +7,11 @@ with ``BEGIN IMMEDIATE`` without waiting: no other process can interleave, and e
 reads, evaluates and writes in its own savepoint; one commit, then every caller is answered, so
 an acknowledged decision survives ``kill -9``. A decision is a few dozen microseconds of work in
 the page cache (``synchronous=NORMAL``; checkpoints are left to a thread), so it runs on the loop
-with no thread hop. Only when another process holds the lock does the batch go to a writer
-thread that waits for it; later decisions queue behind it there, in order.
+with no thread hop. When another connection holds the lock (another process, or this process's
+SQLAlchemy engine), the batch is tried again on a later turn of the loop, later decisions queued
+behind it in order, so the lock is never held while the loop does anything else. Accounts and
+blocks are read from a cache checked against ``PRAGMA data_version`` (:mod:`.sqlite_cache`),
+and the decisions of known users commit ahead of strangers' in a batch of their own.
 """
 
 from __future__ import annotations
@@ -16,13 +19,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import queue
 import sqlite3
-import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from hostwarden.errors import StorageError
 from hostwarden.storage.sql.availability import SqliteFile
+from hostwarden.storage.sql.sqlite_cache import ReadCache
+from hostwarden.storage.sql.sqlite_link import Checkpoints, Link
 from hostwarden.storage.sql.sqlite_rows import decide_in
 
 if TYPE_CHECKING:
@@ -31,85 +34,70 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger("hostwarden.store")
 CHECKPOINT_EVERY = 1000  # commits on the loop between two passive checkpoints in the thread
+LOCK_WAIT_MS = 30_000  # how long a batch waits for another connection's write lock, at most
+RETRY_MAX_SECONDS = 0.02
 _Item = tuple["DecisionPlan", asyncio.Future["DecisionResult"]]
 _Answer = tuple[asyncio.Future["DecisionResult"], "DecisionResult | BaseException"]
-_CHECKPOINT = "checkpoint"
-
-
-class _Link:
-    """One connection to the store's file, opened again if the file was replaced (restored)."""
-
-    def __init__(self, file: SqliteFile, busy_ms: int, autocheckpoint: bool) -> None:
-        self._file = file
-        self._busy_ms = busy_ms
-        self._autocheckpoint = autocheckpoint
-        self._conn: sqlite3.Connection | None = None
-        self._identity: tuple[int, int] | None = None
-
-    def usable(self) -> sqlite3.Connection:
-        """The connection; :class:`StorageError` if the file is gone or not writable."""
-        reason, _ = self._file.problem()
-        if reason is not None:
-            self.drop()
-            raise StorageError(f"store unavailable: {reason}")
-        stat = self._file.path.stat()
-        identity = (stat.st_dev, stat.st_ino)
-        if self._conn is None or identity != self._identity:
-            self.drop()
-            self._conn = self._connect()
-            self._identity = identity
-        return self._conn
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self._file.uri, uri=True, timeout=self._busy_ms / 1000, isolation_level=None,
-            check_same_thread=False,
-        )  # fmt: skip
-        conn.execute(f"PRAGMA busy_timeout={self._busy_ms}")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        if not self._autocheckpoint:
-            conn.execute("PRAGMA wal_autocheckpoint=0")
-        return conn
-
-    def drop(self) -> None:
-        conn, self._conn, self._identity = self._conn, None, None
-        if conn is not None:
-            with contextlib.suppress(sqlite3.Error):
-                conn.close()
 
 
 def _locked(exc: sqlite3.OperationalError) -> bool:
     return "locked" in str(exc) or "busy" in str(exc)
 
 
-def _transact(conn: sqlite3.Connection, batch: list[_Item], begun: bool) -> list[_Answer]:
-    """Every plan of ``batch`` in one transaction (each in a savepoint when not alone)."""
+def _transact(
+    conn: sqlite3.Connection, batch: list[_Item], begun: bool, cache: ReadCache | None = None
+) -> list[_Answer]:
+    """Every plan of ``batch`` in one transaction; one commit."""
     if not begun:
         conn.execute("BEGIN IMMEDIATE")
-    answers: list[_Answer] = []
     try:
         if len(batch) == 1:  # alone, the transaction is its savepoint
-            answers.append((batch[0][1], decide_in(conn, batch[0][0])))
+            answers: list[_Answer] = [(batch[0][1], decide_in(conn, batch[0][0], cache))]
         else:
-            answers.extend((future, _decide_saved(conn, plan)) for plan, future in batch)
+            answers = _decide_all(conn, batch, cache)
         conn.execute("COMMIT")
     except BaseException:
+        if cache is not None:
+            cache.clear()
         with contextlib.suppress(sqlite3.Error):
             conn.execute("ROLLBACK")
         raise
     return answers
 
 
-def _decide_saved(conn: sqlite3.Connection, plan: DecisionPlan) -> DecisionResult | Exception:
+def _decide_all(
+    conn: sqlite3.Connection, batch: list[_Item], cache: ReadCache | None
+) -> list[_Answer]:
+    """The plans in order inside one savepoint; if one fails part-way (a bug, not the
+    database), the batch is undone and run again with a savepoint per plan, so that only the
+    failed plan's writes are lost and only its caller gets the error."""
+    conn.execute("SAVEPOINT batch")
+    try:
+        answers: list[_Answer] = [(future, decide_in(conn, plan, cache)) for plan, future in batch]
+    except sqlite3.OperationalError:
+        raise  # the database itself failed: the whole batch fails closed
+    except Exception:
+        conn.execute("ROLLBACK TO batch")
+        if cache is not None:
+            cache.clear()
+        answers = [(future, _decide_saved(conn, plan, cache)) for plan, future in batch]
+    conn.execute("RELEASE batch")
+    return answers
+
+
+def _decide_saved(
+    conn: sqlite3.Connection, plan: DecisionPlan, cache: ReadCache | None
+) -> DecisionResult | Exception:
     conn.execute("SAVEPOINT decision")
     try:
-        result = decide_in(conn, plan)
+        result = decide_in(conn, plan, cache)
     except sqlite3.OperationalError:
         raise  # the database itself failed: the whole batch fails closed
     except Exception as exc:  # this plan alone failed: undo its writes, answer it an error
         conn.execute("ROLLBACK TO decision")
         conn.execute("RELEASE decision")
+        if cache is not None:
+            cache.clear()
         LOG.exception("decision failed")
         return exc
     conn.execute("RELEASE decision")
@@ -121,12 +109,14 @@ class SqliteDecisions:
 
     def __init__(self, file: SqliteFile, health: StoreHealth) -> None:
         self._health = health
-        self._here = _Link(file, busy_ms=0, autocheckpoint=False)
+        self._here = Link(file, busy_ms=0, autocheckpoint=False)
         self._pending: list[_Item] = []
         self._flush_scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._commits = 0
-        self._writer = _Writer(_Link(file, busy_ms=30_000, autocheckpoint=True), self)
+        self._cache = ReadCache()
+        self._busy_since: float | None = None
+        self._checkpoints = Checkpoints(Link(file, busy_ms=LOCK_WAIT_MS, autocheckpoint=True))
 
     async def decide(self, plan: DecisionPlan) -> DecisionResult:
         loop = self._loop = asyncio.get_running_loop()
@@ -138,37 +128,82 @@ class SqliteDecisions:
         return await future
 
     def close(self) -> None:
-        """Stop the writer thread (what it holds is answered first) and close the connections."""
-        self._writer.stop()
+        """Stop the checkpoint thread and close the connections; fail what still waits."""
+        pending, self._pending = self._pending, []
+        if pending and self._loop is not None and not self._loop.is_closed():
+            closed = StorageError("the store is closed")
+            self._loop.call_soon_threadsafe(self.settle, pending, closed)
+        self._checkpoints.stop()
         self._here.drop()
 
     def _flush(self) -> None:
         self._flush_scheduled = False
         batch, self._pending = self._pending, []
-        if self._writer.waiting:  # keep the order: behind those already waiting for the lock
-            self._writer.put(batch)
+        if not batch:
             return
         try:
             conn = self._here.usable()
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
-            if _locked(exc):  # another process writes: wait for the lock in the thread
-                self._writer.put(batch)
+            if _locked(exc) and self._wait_for_lock(batch):
                 return
             self.settle(batch, exc)
             return
         except Exception as exc:
             self.settle(batch, exc)
             return
+        self._busy_since = None
         try:
-            answers = _transact(conn, batch, begun=True)
+            self._cache.check(conn)
+            batch = self._known_first(batch)
+            answers = _transact(conn, batch, begun=True, cache=self._cache)
         except Exception as exc:
             self.settle(batch, exc)
             return
         self.answer(answers)
         self._commits += 1
         if self._commits % CHECKPOINT_EVERY == 0:
-            self._writer.put(_CHECKPOINT)
+            self._checkpoints.request()
+
+    def _wait_for_lock(self, batch: list[_Item]) -> bool:
+        """Another connection writes: try again on a later turn of the loop, in order.
+
+        The lock is never waited for in a thread that would take it again the moment it is
+        free: SQLite's busy handler polls, so a writer that holds the lock back to back starves
+        every other (this process's SQLAlchemy work, other processes). On the loop, the lock is
+        held only while a flush runs, and free while the loop does anything else. ``False``
+        once it has been waited for longer than ``LOCK_WAIT_MS``: the batch then fails closed.
+        """
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if self._busy_since is None:
+            self._busy_since = now
+        waited = now - self._busy_since
+        if waited * 1000 > LOCK_WAIT_MS:
+            self._busy_since = None
+            return False
+        self._pending[:0] = batch
+        self._flush_scheduled = True
+        loop.call_later(min(RETRY_MAX_SECONDS, 0.0005 + waited / 4), self._flush)
+        return True
+
+    def _known_first(self, batch: list[_Item]) -> list[_Item]:
+        """The decisions of known users in a batch of their own, the others queued just behind.
+
+        A known user's decision is a counter write; a stranger's is several rows, an audit event
+        and maybe an alert. Committed first and answered, the known users' tasks go on before
+        the strangers' transaction starts (it is flushed on the loop's next turn), so an admin's
+        command does not wait for a flood's database work. Nothing is skipped: each decision
+        still commits before its answer, and one actor's decisions keep their order.
+        """
+        known = [item for item in batch if self._cache.known(item[0])]
+        if not known or len(known) == len(batch):
+            return batch
+        self._pending[:0] = [item for item in batch if not self._cache.known(item[0])]
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+        return known
 
     def answer(self, answers: list[_Answer]) -> None:
         """Answer each caller (on the loop) after a commit."""
@@ -193,60 +228,6 @@ class SqliteDecisions:
         for _, future in batch:
             if not future.done():
                 future.set_exception(exc)
-
-    def call_soon(self, callback: Any, *args: Any) -> None:
-        """Run ``callback`` on the callers' loop (from the writer thread)."""
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(callback, *args)
-
-
-class _Writer:
-    """A thread that waits for SQLite's write lock when another process holds it."""
-
-    def __init__(self, link: _Link, owner: SqliteDecisions) -> None:
-        self._link = link
-        self._owner = owner
-        self._queue: queue.SimpleQueue[list[_Item] | str | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._held = 0  # batches given to the thread and not answered yet (loop side)
-
-    @property
-    def waiting(self) -> bool:
-        return self._held > 0
-
-    def put(self, work: list[_Item] | str) -> None:
-        if isinstance(work, list):
-            self._held += 1
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="hostwarden-decisions")
-            self._thread.daemon = True
-            self._thread.start()
-        self._queue.put(work)
-
-    def stop(self) -> None:
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            self._queue.put(None)
-            thread.join(timeout=60)
-        self._link.drop()
-
-    def _done(self) -> None:
-        self._held -= 1
-
-    def _run(self) -> None:
-        while (work := self._queue.get()) is not None:
-            if isinstance(work, str):
-                with contextlib.suppress(Exception):  # best effort; SQLite retries later
-                    self._link.usable().execute("PRAGMA wal_checkpoint(PASSIVE)")
-                continue
-            try:
-                answers = _transact(self._link.usable(), work, begun=False)
-            except Exception as exc:
-                self._link.drop()
-                self._owner.call_soon(self._owner.settle, work, exc)
-            else:
-                self._owner.call_soon(self._owner.answer, answers)
-            self._owner.call_soon(self._done)
 
 
 def _reason(exc: BaseException) -> str:

@@ -13,17 +13,20 @@ import sqlite3
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from hostwarden.core.decision import DecisionResult, DecisionWrites
 from hostwarden.core.identity import Role, User
 from hostwarden.storage.base import AuditEvent, Block
 from hostwarden.storage.counting import CounterState
 
 if TYPE_CHECKING:
-    from hostwarden.core.decision import DecisionPlan, DecisionResult, DecisionWrites
+    from hostwarden.core.decision import DecisionPlan
+    from hostwarden.storage.sql.sqlite_cache import ReadCache
 
 _BLOCK = (
     "SELECT key, until, reason, level, created_at FROM blocks WHERE key IN ({marks}) "
     "AND (until IS NULL OR until > ?) LIMIT 1"
 )
+_BLOCKS_BY_KEY = "SELECT key, until, reason, level, created_at FROM blocks WHERE key IN ({marks})"
 _USER_BY_TELEGRAM = (
     "SELECT u.id, u.username, u.roles, u.password_hash, u.locked, u.created_at FROM users u "
     "JOIN user_telegram_ids t ON t.user_id = u.id WHERE t.telegram_id = ?"
@@ -71,6 +74,10 @@ def unstamp(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
+def _at(value: str) -> datetime:
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
 class Reads:
     """The decision's reads, inside the writer's open transaction."""
 
@@ -88,6 +95,14 @@ class Reads:
         created = unstamp(row[4])
         assert created is not None
         return Block(row[0], unstamp(row[1]), row[2], row[3], created)
+
+    def blocks_by_key(self, keys: list[str]) -> dict[str, Block]:
+        """The block rows on ``keys``, in force or not (a cache checks ``active`` itself)."""
+        sql = _BLOCKS_BY_KEY.format(marks=",".join("?" * len(keys)))
+        found = {}
+        for key, until, reason, level, created in self._conn.execute(sql, keys):
+            found[key] = Block(key, unstamp(until), reason, level, _at(created))
+        return found
 
     def user(self, telegram_id: int | None, username: str | None) -> User | None:
         if telegram_id is not None:
@@ -150,8 +165,20 @@ def write(conn: sqlite3.Connection, writes: DecisionWrites, now: datetime) -> li
     return stored
 
 
-def decide_in(conn: sqlite3.Connection, plan: DecisionPlan) -> DecisionResult:
-    """Read, evaluate and write one plan inside ``conn``'s open transaction."""
-    result = plan.evaluate(Reads(conn, plan.now))
-    events = write(conn, result.writes, plan.now)
-    return dataclasses.replace(result, writes=dataclasses.replace(result.writes, events=events))
+def decide_in(
+    conn: sqlite3.Connection, plan: DecisionPlan, cache: ReadCache | None = None
+) -> DecisionResult:
+    """Read, evaluate and write one plan inside ``conn``'s open transaction.
+
+    With ``cache`` (checked in this transaction), accounts and blocks are read from it.
+    """
+    reads = Reads(conn, plan.now)
+    result = plan.evaluate(reads if cache is None else cache.reader(reads, plan.now))
+    writes = result.writes
+    events = write(conn, writes, plan.now)
+    if cache is not None:
+        cache.note(writes)
+    if not events:  # nothing got an id: the result stands as evaluated
+        return result
+    stored = DecisionWrites(writes.counter, writes.block, events, writes.outbox)
+    return DecisionResult(result.decision, stored)

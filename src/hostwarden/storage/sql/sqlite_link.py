@@ -1,0 +1,87 @@
+"""The SQLite decision store's connections: one that reopens a replaced file, and checkpoints.
+
+A connection is opened in autocommit mode (transactions are the caller's ``BEGIN IMMEDIATE``),
+with ``synchronous=NORMAL`` (WAL) and foreign keys on; a file that was replaced (restored from a
+backup) is opened again. WAL checkpoints run in a thread of their own, never on the loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import sqlite3
+import threading
+
+from hostwarden.errors import StorageError
+from hostwarden.storage.sql.availability import SqliteFile
+
+
+class Link:
+    """One connection to the store's file, opened again if the file was replaced (restored)."""
+
+    def __init__(self, file: SqliteFile, busy_ms: int, autocheckpoint: bool) -> None:
+        self._file = file
+        self._busy_ms = busy_ms
+        self._autocheckpoint = autocheckpoint
+        self._conn: sqlite3.Connection | None = None
+        self._identity: tuple[int, int] | None = None
+
+    def usable(self) -> sqlite3.Connection:
+        """The connection; :class:`StorageError` if the file is gone or not writable."""
+        reason, _ = self._file.problem()
+        if reason is not None:
+            self.drop()
+            raise StorageError(f"store unavailable: {reason}")
+        stat = self._file.path.stat()
+        identity = (stat.st_dev, stat.st_ino)
+        if self._conn is None or identity != self._identity:
+            self.drop()
+            self._conn = self._connect()
+            self._identity = identity
+        return self._conn
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self._file.uri, uri=True, timeout=self._busy_ms / 1000, isolation_level=None,
+            check_same_thread=False,
+        )  # fmt: skip
+        conn.execute(f"PRAGMA busy_timeout={self._busy_ms}")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        if not self._autocheckpoint:
+            conn.execute("PRAGMA wal_autocheckpoint=0")
+        return conn
+
+    def drop(self) -> None:
+        conn, self._conn, self._identity = self._conn, None, None
+        if conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+
+
+class Checkpoints:
+    """A thread that runs WAL checkpoints, so that the loop never copies pages back itself."""
+
+    def __init__(self, link: Link) -> None:
+        self._link = link
+        self._queue: queue.SimpleQueue[bool] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def request(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="hostwarden-checkpoints")
+            self._thread.daemon = True
+            self._thread.start()
+        self._queue.put(True)
+
+    def stop(self) -> None:
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(False)
+            thread.join(timeout=60)
+        self._link.drop()
+
+    def _run(self) -> None:
+        while self._queue.get():
+            with contextlib.suppress(Exception):  # best effort; SQLite retries later
+                self._link.usable().execute("PRAGMA wal_checkpoint(PASSIVE)")
