@@ -60,6 +60,7 @@ class MemoryOutbox:
         outcome: Outcome,
         now: datetime,
         recipients: Sequence[str],
+        seen: int = 1,
     ) -> bool:
         row = self._rows.get(message_id)
         if row is None:
@@ -69,7 +70,12 @@ class MemoryOutbox:
         if new is not None:
             deliveries[recipient] = new
         look = next_look(deliveries, recipients, now)
-        if look is None:
+        if look is None and row.count > seen:  # folded into while it was sent: keep the rest
+            self._deliveries.pop(message_id, None)
+            self._rows[message_id] = dataclasses.replace(
+                row, created_at=now, next_attempt_at=now, count=row.count - seen
+            )
+        elif look is None:
             self._remove(row)
         else:
             self._rows[message_id] = dataclasses.replace(row, next_attempt_at=look)

@@ -3,6 +3,12 @@
 A claim or settlement locks its message row first (``SELECT ... FOR UPDATE`` on PostgreSQL;
 SQLite's write transactions hold the database's write lock from BEGIN IMMEDIATE), then reads,
 decides with :mod:`hostwarden.storage.delivery` and writes: one atomic step across processes.
+
+Claims take the lock with ``SKIP LOCKED``: a message another sender (another hub replica) is
+claiming or settling at that moment is not waited for but left to it, and looked at again on
+the next round if it is still due. A claim holds its delivery until ``retry_at``, so while the
+claiming sender lives no other one sends it; a sender killed mid-send leaves the claim to run
+out, and the delivery is then claimed and sent again (at least once across a crash).
 """
 
 from __future__ import annotations
@@ -80,7 +86,7 @@ class SqlOutbox:
         self, message_id: int, recipient: str, now: datetime, retry_at: datetime
     ) -> bool:
         async with self._db.write() as conn:
-            if not await _lock(conn, message_id):
+            if not await _lock(conn, message_id, skip_locked=True):
                 return False
             current = (await _deliveries(conn, message_id)).get(recipient)
             new = claimed(current, recipient, now, retry_at)
@@ -96,6 +102,7 @@ class SqlOutbox:
         outcome: Outcome,
         now: datetime,
         recipients: Sequence[str],
+        seen: int = 1,
     ) -> bool:
         async with self._db.write() as conn:
             if not await _lock(conn, message_id):
@@ -107,9 +114,7 @@ class SqlOutbox:
                 deliveries[recipient] = new
             look = next_look(deliveries, recipients, now)
             if look is None:
-                d = t.outbox_deliveries.c
-                await conn.execute(delete(t.outbox_deliveries).where(d.message_id == message_id))
-                await conn.execute(delete(t.outbox).where(t.outbox.c.id == message_id))
+                await _finish(conn, message_id, now, seen)
             else:
                 await conn.execute(
                     update(t.outbox).where(t.outbox.c.id == message_id).values(next_attempt_at=look)
@@ -117,9 +122,29 @@ class SqlOutbox:
         return new is not None
 
 
-async def _lock(conn: AsyncConnection, message_id: int) -> bool:
-    """Lock the message's row until commit; ``False`` if it is gone (delivered meanwhile)."""
-    query = select(t.outbox.c.id).where(t.outbox.c.id == message_id).with_for_update()
+async def _finish(conn: AsyncConnection, message_id: int, now: datetime, seen: int) -> None:
+    """Every recipient has the message: remove it, unless folds raised its count past ``seen``
+    (what was sent) meanwhile; then it stays with the remainder, due now for everyone."""
+    o, d = t.outbox.c, t.outbox_deliveries.c
+    await conn.execute(delete(t.outbox_deliveries).where(d.message_id == message_id))
+    gone = await conn.execute(delete(t.outbox).where(o.id == message_id, o["count"] <= seen))
+    if gone.rowcount == 0:
+        await conn.execute(
+            update(t.outbox)
+            .where(o.id == message_id)
+            .values(count=o["count"] - seen, created_at=now, next_attempt_at=now)
+        )
+
+
+async def _lock(conn: AsyncConnection, message_id: int, skip_locked: bool = False) -> bool:
+    """Lock the message's row until commit; ``False`` if it is gone (delivered meanwhile) or,
+    with ``skip_locked``, held by another transaction right now (SQLite has no row locks: its
+    write lock, taken at BEGIN, already keeps every other writer out)."""
+    query = (
+        select(t.outbox.c.id)
+        .where(t.outbox.c.id == message_id)
+        .with_for_update(skip_locked=skip_locked)
+    )
     return (await conn.execute(query)).first() is not None
 
 
