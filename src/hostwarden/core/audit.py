@@ -57,6 +57,9 @@ class Kind:
     ADMIN_CLAIMED: Final = "admin.claimed"
     CONTAINER_ACTION: Final = "container.action"
     IDENTITY_REVEALED: Final = "identity.revealed"
+    HOST_ENROLLED: Final = "host.enrolled"
+    HOST_RENEWED: Final = "host.renewed"
+    HOST_REMOVED: Final = "host.removed"
     ERROR: Final = "error"
 
 
@@ -76,8 +79,10 @@ def masked_ref(ref: str) -> str:
     prefix = html.escape(prefix[:16])
     if prefix in ("tg", "uid"):
         return f"{prefix}:{mask_user_id(value)}"
-    if prefix == "ip":
-        return f"ip:{html.escape(value.rsplit('.', 1)[0][:40])}.*" if "." in value else "ip:*"
+    if prefix in ("ip", "enrol"):  # an address (enrol: enrolment attempts from it)
+        if "." not in value:
+            return f"{prefix}:*"
+        return f"{prefix}:{html.escape(value.rsplit('.', 1)[0][:40])}.*"
     return f"{prefix}:{mask_username(value)}"
 
 

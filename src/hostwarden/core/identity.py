@@ -36,6 +36,7 @@ class Actor:
     user_agent: str | None = None
     display_name: str | None = None
     mfa_at: datetime | None = None
+    realm: str | None = None
 
     def lockout_keys(self) -> tuple[str, ...]:
         """The counter keys attempts by this actor are charged to.
@@ -43,6 +44,10 @@ class Actor:
         A Telegram @username is display text anyone can choose, not an account name, so Telegram
         actors are keyed by their ID alone: a stranger calling themselves "admin" can neither
         trip nor inherit the block of the web account "admin".
+
+        An address-only actor with a ``realm`` (``enrol``: an agent's enrolment token) is
+        counted under ``REALM:IP`` first, so guessing that credential blocks that credential
+        only, not the logins from the same address; a block of ``ip:IP`` still applies to it.
         """
         keys: list[str] = []
         if self.telegram_id is not None:
@@ -50,6 +55,8 @@ class Actor:
         elif self.username is not None:
             keys.append(f"user:{self.username.casefold()}")
         if self.ip:
+            if self.realm and not keys:
+                keys.append(f"{self.realm}:{self.ip}")
             keys.append(f"ip:{self.ip}")
         return tuple(keys)
 

@@ -19,7 +19,7 @@ from hostwarden.core.settings import AlertSettings, LockoutSettings
 from hostwarden.errors import InvalidInput, NotFound
 from hostwarden.storage.base import Block, BlockStore, CounterRule, CounterStore, HitResult
 
-KEY_KINDS = ("tg", "user", "ip", "totp")
+KEY_KINDS = ("tg", "user", "ip", "totp", "enrol")  # enrol: enrolment tokens, by address
 MAX_KEY_LENGTH = 200
 
 

@@ -17,6 +17,8 @@ from hostwarden.core.identity import User
 
 if TYPE_CHECKING:
     from hostwarden.core.decision import DecisionPlan, DecisionResult
+    from hostwarden.storage.fleet import EnrolmentStore, HostStore
+    from hostwarden.storage.pending import ConversationStore, PendingStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,7 +261,9 @@ class OutboxStore(Protocol):
     that delivery is unsettled and ready, counts the attempt and holds it off until
     ``retry_at``. ``settle`` records the send's outcome (``True`` only for the call that settled
     the delivery), then removes the message once every name in ``recipients`` is settled, or else
-    sets its ``next_attempt_at`` to the soonest time one of them can be tried again.
+    sets its ``next_attempt_at`` to the soonest time one of them can be tried again. ``seen`` is
+    the ``count`` the sender read (and sent): a digest that gained folds since is not removed
+    but keeps the remainder (``count - seen``), due ``now`` for every recipient afresh.
     """
 
     async def put(self, text: str, now: datetime) -> None: ...
@@ -275,6 +279,7 @@ class OutboxStore(Protocol):
         outcome: Outcome,
         now: datetime,
         recipients: Sequence[str],
+        seen: int = 1,
     ) -> bool: ...
 
 
@@ -311,6 +316,14 @@ class Store(Protocol):
     def audit(self) -> AuditStore: ...
     @property
     def outbox(self) -> OutboxStore: ...
+    @property
+    def pending(self) -> PendingStore: ...
+    @property
+    def conversations(self) -> ConversationStore: ...
+    @property
+    def hosts(self) -> HostStore: ...
+    @property
+    def enrolments(self) -> EnrolmentStore: ...
     @property
     def decisions(self) -> DecisionStore: ...
     @property

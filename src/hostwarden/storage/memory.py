@@ -26,7 +26,9 @@ from hostwarden.storage.base import (
 )
 from hostwarden.storage.counting import CounterState, apply_hit, block_event
 from hostwarden.storage.memory_decisions import MemoryDecisions
+from hostwarden.storage.memory_fleet import MemoryEnrolments, MemoryHosts
 from hostwarden.storage.memory_outbox import MemoryOutbox
+from hostwarden.storage.memory_pending import MemoryConversations, MemoryPending
 
 
 class MemoryUsers:
@@ -337,6 +339,10 @@ class MemoryStore:
         self.blocks = MemoryBlocks(self.audit)
         self.counters = MemoryCounters(self.blocks, counter_capacity)
         self.outbox = MemoryOutbox()
+        self.pending = MemoryPending()
+        self.conversations = MemoryConversations()
+        self.hosts = MemoryHosts()
+        self.enrolments = MemoryEnrolments(self.hosts)
         self.decisions = MemoryDecisions(self)
         self.health = StoreHealth()  # memory is never lost while the process runs
 

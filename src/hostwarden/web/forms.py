@@ -22,6 +22,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 MAX_BODY = 64 * 1024
 MAX_FIELDS = 100
 FORM_TYPE = "application/x-www-form-urlencoded"
+JSON_TYPE = "application/json"
+#: The only paths that take JSON instead of a form: machines posting, not browsers.
+JSON_PATHS = frozenset({"/fleet/enroll"})
 NO_BODY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MESSAGES = {
     400: "That request was not understood.",
@@ -50,9 +53,14 @@ def refusal(scope: Scope) -> int | None:
         return 400
     length = int(lengths[0]) if lengths else 0
     if scope.get("method", "GET") not in NO_BODY_METHODS:
-        if len(types) > 1 or (types and media_type(types[0]) != FORM_TYPE):
+        json_path = scope.get("path") in JSON_PATHS
+        wanted = JSON_TYPE if json_path else FORM_TYPE
+        if len(types) > 1 or (types and media_type(types[0]) != wanted):
             return 415
-        if not types and (length or chunked):
+        # A JSON path wants its type even with no body: a browser sends a cross-site POST
+        # without one (or with a form's, or text/plain) with no CORS preflight, and one typed
+        # ``application/json`` only after a preflight the console never grants.
+        if not types and (length or chunked or json_path):
             return 415
     if length > MAX_BODY:
         return 413

@@ -8,8 +8,10 @@ from hostwarden.core.health import StoreHealth
 from hostwarden.storage.sql.accounts import SqlElevations, SqlSessions, SqlTotp, SqlUsers
 from hostwarden.storage.sql.db import Database, normalise_url
 from hostwarden.storage.sql.decisions import SqlDecisions
+from hostwarden.storage.sql.fleet import SqlEnrolments, SqlHosts
 from hostwarden.storage.sql.migrate import upgrade
 from hostwarden.storage.sql.outbox import SqlOutbox
+from hostwarden.storage.sql.pending import SqlConversations, SqlPending
 from hostwarden.storage.sql.pg_decisions import PgDecisions, connect_args
 from hostwarden.storage.sql.security import SqlAudit, SqlBlocks, SqlCounters
 from hostwarden.storage.sql.sqlite_decisions import SqliteDecisions
@@ -34,6 +36,10 @@ class SqlStore:
         self.elevations = SqlElevations(self.db)
         self.audit = SqlAudit(self.db)
         self.outbox = SqlOutbox(self.db)
+        self.pending = SqlPending(self.db)
+        self.conversations = SqlConversations(self.db)
+        self.hosts = SqlHosts(self.db)
+        self.enrolments = SqlEnrolments(self.db)
         self.decisions: SqliteDecisions | PgDecisions | SqlDecisions
         if self.db.file is not None:
             self.decisions = SqliteDecisions(self.db.file, self.health)

@@ -178,3 +178,6 @@ outbox_deliveries = Table(
     Column("delivered_at", UTCDateTime, nullable=True),
     Column("gave_up_at", UTCDateTime, nullable=True),
 )
+
+from hostwarden.storage.sql import fleet_tables as fleet_tables  # noqa: E402  (same metadata)
+from hostwarden.storage.sql import pending_tables as pending_tables  # noqa: E402  (same metadata)
