@@ -78,7 +78,7 @@ class FakeEngine(ContainerEngine):
     @staticmethod
     def _summary(c: FakeContainer) -> ContainerSummary:
         started = STARTED if c.state == "running" else None
-        return ContainerSummary(c.name, c.name[:6] + "0" * 6, c.image, c.state, started)
+        return ContainerSummary(c.name, c.name[:6] + "0" * 6, c.image, c.state, started, c.health)
 
     async def containers(self) -> list[ContainerSummary]:
         if self.down:

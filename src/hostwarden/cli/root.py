@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from hostwarden import __version__
-from hostwarden.cli import admin, bot, doctor, keys, totp, users
+from hostwarden.cli import admin, agent, bot, doctor, hosts, keys, totp, users
 from hostwarden.cli.common import DatabaseOption, fail, out
 from hostwarden.errors import HostwardenError
 
@@ -27,6 +27,9 @@ app.add_typer(admin.sessions, name="sessions")
 app.add_typer(admin.audit, name="audit")
 app.add_typer(bot.sandbox, name="sandbox")
 app.add_typer(keys.app, name="keys")
+app.add_typer(agent.agent, name="agent")
+app.add_typer(hosts.app, name="hosts")
+agent.agent.command("enroll")(hosts.enroll)
 app.command("bot")(bot.run_bot)
 app.command("web")(bot.run_web)
 app.command("doctor")(doctor.doctor)

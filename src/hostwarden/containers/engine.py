@@ -54,6 +54,8 @@ class ContainerSummary:
     image: str
     state: str
     started_at: datetime | None
+    #: The health check's verdict (``healthy``, ``unhealthy``, ``starting``); ``None``: none.
+    health: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,11 +95,14 @@ def _summary(container: Container) -> ContainerSummary:
     state = attrs.get("State")
     started = parse_time(state.get("StartedAt")) if isinstance(state, dict) else None
     status = state.get("Status") if isinstance(state, dict) else state
+    # The SDK's list inspects every container, so its health costs nothing more here.
+    health = (state.get("Health") or {}).get("Status") if isinstance(state, dict) else None
     config = attrs.get("Config") or {}
     image = config.get("Image") or attrs.get("Image") or "?"
     return ContainerSummary(
-        container.name or container.short_id, container.short_id, image, status or "?", started
-    )
+        container.name or container.short_id, container.short_id, image, status or "?", started,
+        health or None,
+    )  # fmt: skip
 
 
 def _environment(config: dict[str, Any], allow: set[str]) -> tuple[tuple[str, str], ...]:

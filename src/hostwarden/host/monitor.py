@@ -10,7 +10,8 @@ import contextlib
 import logging
 
 from hostwarden.containers.engine import ContainerEngine
-from hostwarden.core.alerts import Alert, AlertOutbox
+from hostwarden.containers.follower import AlertSink
+from hostwarden.core.alerts import Alert
 from hostwarden.core.clock import Clock
 from hostwarden.errors import HostwardenError
 from hostwarden.host.metrics import HostReader
@@ -53,7 +54,7 @@ class HostMonitor:
 
     def __init__(
         self,
-        alerts: AlertOutbox,
+        alerts: AlertSink,
         clock: Clock,
         settings: MonitorSettings,
         host: HostReader,

@@ -1,61 +1,24 @@
 """Serving the console with uvicorn, inside a running event loop, until told to stop.
 
-The socket is bound here, not by uvicorn: uvicorn answers a taken port with ``sys.exit`` from
-inside the event loop (a traceback), where :func:`listen` raises one :class:`ListenError` line.
+The socket is bound first, not by uvicorn: uvicorn answers a taken port with ``sys.exit`` from
+inside the event loop (a traceback), where :func:`hostwarden.listening.listen` (re-exported here)
+raises one :class:`ListenError` line.
 """
 
 from __future__ import annotations
 
 import asyncio
-import errno
 import socket
 
 import uvicorn
 
 from hostwarden.config import Settings
 from hostwarden.core.service import AccessCore
-from hostwarden.errors import HostwardenError
+from hostwarden.listening import BACKLOG as BACKLOG
+from hostwarden.listening import ListenError as ListenError
+from hostwarden.listening import listen as listen
 from hostwarden.web.app import create_app
 from hostwarden.web.services import ConsoleServices
-
-BACKLOG = 2048
-
-
-class ListenError(HostwardenError, OSError):
-    """The console cannot listen where it was told to (one line; an ``OSError`` too)."""
-
-    code = "listen"
-
-
-def _reason(exc: OSError, host: str, port: int) -> str:
-    if exc.errno == errno.EADDRINUSE:
-        return f"port {port} on {host} is already in use"
-    if exc.errno == errno.EACCES:
-        return f"no permission to listen on port {port} of {host}"
-    if exc.errno == errno.EADDRNOTAVAIL:
-        return f"{host} is not an address of this machine"
-    return f"cannot listen on {host}:{port}: {exc.strerror or type(exc).__name__}"
-
-
-def listen(host: str, port: int) -> socket.socket:
-    """A TCP socket bound and listening on ``host``:``port``; else a :class:`ListenError`."""
-    shown = host[:60]
-    try:
-        infos = socket.getaddrinfo(
-            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )
-    except (OSError, UnicodeError):
-        raise ListenError(f"cannot listen on {shown!r}: no such host") from None
-    family, kind, proto, _, address = infos[0]
-    sock = socket.socket(family, kind, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.listen(BACKLOG)
-    except OSError as exc:
-        sock.close()
-        raise ListenError(_reason(exc, shown, port)) from None
-    return sock
 
 
 def make_server(
