@@ -32,6 +32,7 @@ from tests.bot.conftest import ADMIN_CHAT, bot_settings
 from tests.bot.fakes import RecordingSession, make_bot, telegram_refusal, user_dict
 from tests.bot.updates_gen import ALLOWED_GROUP, Sender, UpdateFactory
 from tests.conftest import make_store
+from tests.fleet_fakes import fleet_of
 
 UPDATES = 2_000
 USER, ADMIN, ADMIN_NO_CODE, BLOCKED_USER = 1001, 1002, 1003, 1004
@@ -62,6 +63,10 @@ EXPECTED = {
     "confirmed_manage": "containers.manage",
     "check_command": "updates.check",
     "check_button": "updates.check",
+    "hosts_command": "host.view",
+    "hosts_button": "host.view",
+    "pick_host": "bot.menu",
+    "bad_host": "bot.menu",
     "enroll": "totp.enroll",
     "confirm_enrolment": "totp.enroll",
     "code_for_parked_action": "totp.verify",
@@ -88,7 +93,13 @@ COMMANDS = {
     "container_details": {"container"},
     "check_command": {"check_bot_updates"},
     "enroll": {"enroll2fa"},
+    "hosts_command": {"hosts"},
+    "bad_host": {"status", "cpu", "memory", "disks", "network", "processes", "sensors", "uptime"}
+    | {"containers", "images", "container", "logs", "up", "down", "restart"},
 }
+# The fleet the fuzzed bot acts on, and the hosts USER is granted (everyone else: all).
+HOSTS = ("hub", "db1", "db2")
+USER_HOSTS = frozenset({"hub", "db1"})
 GROUP_HANDLERS = {
     "start",
     "menu",
@@ -105,6 +116,10 @@ GROUP_HANDLERS = {
     "images_button",
     "check_command",
     "check_button",
+    "hosts_command",
+    "hosts_button",
+    "pick_host",
+    "bad_host",
 }
 GROUP_SECRETS = ("key by hand", "Recovery codes", "Your Telegram ID", "recovery")
 
@@ -134,14 +149,16 @@ class Oracle:
     def __init__(self, core: AccessCore) -> None:
         self.core = core
         self.decisions: list[tuple[Actor, str, Decision]] = []
+        self.hosts: list[str | None] = []
         self.failures: list[str] = []
         self.runs: dict[str, int] = {}
         self.group_runs = 0
         decide = core.guard.decide
 
-        async def recording_decide(actor: Actor, action: str) -> Decision:
-            decision = await decide(actor, action)
+        async def recording_decide(actor: Actor, action: str, host: str | None = None) -> Decision:
+            decision = await decide(actor, action, host)
             self.decisions.append((actor, action, decision))
+            self.hosts.append(host)
             return decision
 
         core.guard.decide = recording_decide  # type: ignore[method-assign]
@@ -159,6 +176,12 @@ class Oracle:
         if actor.telegram_id != sender.id or action != expected or not decision.allowed:
             self.failures.append(f"guard allowed {action!r}/{decision.verdict}, ran {where}")
         await self._check_actor(name, expected, sender.id, where)
+        reading = data.get("hw_reading")
+        host = reading.host if reading is not None else None
+        if host != self.hosts[-1]:
+            self.failures.append(f"decided on host {self.hosts[-1]!r}, ran on {host!r}: {where}")
+        if sender.id == USER and host is not None and host not in USER_HOSTS:
+            self.failures.append(f"host {host!r} not granted: {where}")
         chat = data.get("event_chat")
         if chat is not None and chat.type != "private":
             self.group_runs += 1
@@ -213,7 +236,9 @@ def fuzz_settings() -> Settings:
                 group_chat_ids=[ALLOWED_GROUP],
             ),
             "access": AccessSettings(
-                allowed_telegram_ids=[USER, BLOCKED_USER], admin_telegram_ids=[ADMIN, ADMIN_NO_CODE]
+                allowed_telegram_ids=[USER, BLOCKED_USER],
+                admin_telegram_ids=[ADMIN, ADMIN_NO_CODE],
+                host_grants={str(USER): sorted(USER_HOSTS)},
             ),
         }
     )
@@ -257,6 +282,7 @@ async def test_bot_fuzz(backend: str, tmp_path: Path, request: pytest.FixtureReq
     await core.start()
     session = FuzzSession()
     app = BotApp(settings, core, bot=make_bot(session))
+    app.services.fleet = fleet_of(*HOSTS)
     oracle = Oracle(core)
     for router in app.dispatcher.sub_routers:
         router.message.middleware(recorder(oracle))
@@ -289,12 +315,13 @@ async def _run(
     await core.lockout.block(f"tg:{BLOCKED_STRANGER}", "test")
     book = app.services.confirmations
     book_entries = [
-        (ADMIN, "restart", "web", "containers.manage"),
+        (ADMIN, "restart", "web@db1", "containers.manage", "db1"),
         (ADMIN, "unblock", f"tg:{BLOCKED_STRANGER}", "admin.blocks"),
-        (USER, "down", "web", "containers.manage"),
-        (ADMIN_NO_CODE, "up", "web", "containers.manage"),
+        (USER, "down", "web@db2", "containers.manage", "db2"),
+        (ADMIN_NO_CODE, "up", "web@hub", "containers.manage", "hub"),
+        (ADMIN, "restart", "web", "containers.manage"),  # of an older hub: no host, expired
     ]
-    nonces = [book.add(*entry) for entry in book_entries]
+    nonces = [await book.add(*entry) for entry in book_entries]
     strangers = [rng.randrange(10**8, 10**9) for _ in range(30)]
     senders = [
         *(Sender(s, "stranger") for s in strangers),
@@ -312,7 +339,7 @@ async def _run(
         if number % 40 == 0:
             await core.store.elevations.grant(admin_user.id, "telegram", clock.now())
             for entry in book_entries:  # keep live nonces around to press
-                nonces.append(book.add(*entry))
+                nonces.append(await book.add(*entry))
             del nonces[: -len(book_entries) * 3]
         update, sender = factory.next()
         if sender.kind == "admin_no_code" and rng.random() < 0.05:
@@ -336,6 +363,8 @@ async def _run(
     # The run exercised what it claims to: handlers of every role, and refusals.
     assert {"host_command", "audit", "getmyid", "anything_else", "private_only"} <= set(oracle.runs)
     assert {"ask_to_manage", "code_for_parked_action", "confirmed_manage"} <= set(oracle.runs)
+    assert {"hosts_command", "pick_host", "bad_host"} <= set(oracle.runs)
+    assert {"db1", "db2"} <= set(oracle.hosts)
     verdicts = {decision.verdict for _, _, decision in oracle.decisions}
     assert verdicts == set(Verdict)
     assert oracle.group_runs > 0

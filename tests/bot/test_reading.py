@@ -144,13 +144,13 @@ async def test_manage_commands_in_odd_forms_and_crossed_nonces_raise_nothing(
         [usage] = await feed(harness, update)
         assert "usage:" in usage
     book = harness.app.services.confirmations
-    unblock_nonce = book.add(ADMIN_ID, "unblock", f"tg:{STRANGER_ID}", "admin.blocks")
-    manage_nonce = book.add(ADMIN_ID, "restart", "web", "containers.manage")
+    unblock_nonce = await book.add(ADMIN_ID, "unblock", f"tg:{STRANGER_ID}", "admin.blocks")
+    manage_nonce = await book.add(ADMIN_ID, "restart", "web", "containers.manage")
     await harness.press(ADMIN_ID, f"ok:{unblock_nonce}")  # an unblock nonce on a manage button
     await harness.press(ADMIN_ID, f"ub:{manage_nonce}")  # and the other way round
     answers = [call.text for call in harness.session.named("AnswerCallbackQuery")]
     assert answers == ["This confirmation has expired."]
-    assert book.peek(unblock_nonce) is not None  # nothing was used up by the crossed press
+    assert await book.peek(unblock_nonce) is not None  # nothing was used up by the crossed press
 
 
 async def test_secrets_only_in_private_chats(clock: Any) -> None:

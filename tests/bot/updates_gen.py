@@ -20,7 +20,7 @@ COMMANDS = [
     *("start", "help", "menu", "cancel", "getmyid", "check_bot_updates", "enroll2fa"),
     *("status", "cpu", "memory", "disks", "network", "processes", "sensors", "uptime"),
     *("containers", "images", "container", "logs", "up", "down", "restart"),
-    *("audit", "blocked", "unblock", "sessions", "revoke"),
+    *("audit", "blocked", "unblock", "sessions", "revoke", "hosts"),
 ]
 ODD_COMMANDS = (
     "/",
@@ -51,6 +51,17 @@ ARGS = (
     " tg:555123456",
     " user:Mallory",
     " ip:203.0.113.9",
+    " web@db1",
+    " web@db2 5",
+    " @db2",
+    " @DB1",
+    " web@nosuch",
+    " web@",
+    " @<b>x</b>",
+    " @db1 @db2",
+    " web@db1@db2",
+    " @" + "d" * 40,
+    " web@\u202edb1",
 )
 PLAIN = (
     "hello",
@@ -68,6 +79,11 @@ VIEWS = [
     *("menu", "status", "cpu", "memory", "disks", "network", "processes", "sensors", "uptime"),
     *("containers", "images", "updates"),
 ]
+
+
+# Views of a named host, hostile ones among them, and the host picker's presses.
+HOSTED_VIEWS = ("status@db2", "containers@db1", "images@hub", "menu@db1", "status@DB1", "cpu@")
+HOST_PICKS = ("db1", "db2", "hub", "nosuch", "DB1", "", "<b>", "a" * 60, "db1@db2", "-db1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,11 +187,13 @@ class UpdateFactory:
     def _callback(self, sender: Sender) -> dict[str, Any]:
         if sender.user_id is None:
             return self._channel(sender)
-        prefix = self.rng.choice(["v", "v", "cp", "ok", "ub", "no", "x", ""])
+        prefix = self.rng.choice(["v", "v", "cp", "ok", "ub", "no", "x", "", "h"])
         if prefix in ("ok", "ub", "no"):
             rest = self.rng.choice([*self.nonces, "forged", "", "a" * 200])
         elif prefix == "v":
-            rest = self.rng.choice([*VIEWS, "statusX", "", "../menu"])
+            rest = self.rng.choice([*VIEWS, "statusX", "", "../menu", *HOSTED_VIEWS])
+        elif prefix == "h":
+            rest = self.rng.choice(HOST_PICKS)
         else:
             rest = self.rng.choice(["0", "1", "²", "99999999", "-1", ""])
         query: dict[str, Any] = {

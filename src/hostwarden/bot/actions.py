@@ -36,6 +36,7 @@ COMMAND_ACTIONS: dict[str, str] = {
     "processes": "host.view",
     "sensors": "host.view",
     "uptime": "host.view",
+    "hosts": "host.view",
     "containers": "containers.view",
     "images": "containers.view",
     "container": "containers.inspect",
@@ -59,7 +60,7 @@ VIEW_ACTIONS: dict[str, str] = {
     **{
         view: COMMAND_ACTIONS[view]
         for view in ("status", "cpu", "memory", "disks", "network", "processes", "sensors",
-                     "uptime", "containers", "images")
+                     "uptime", "containers", "images", "hosts")
     },
 }  # fmt: skip
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot
@@ -19,7 +20,16 @@ from aiogram.types import Chat, TelegramObject, Update, User
 
 from hostwarden.bot.challenge import ask_for_code
 from hostwarden.bot.claim import WELCOME, has_admin, make_admin
-from hostwarden.bot.reading import IGNORED, Reading, ReadingContext, read_update
+from hostwarden.bot.hostpick import chosen_host, title
+from hostwarden.bot.reading import (
+    HOST_ROUTES,
+    IGNORED,
+    Reading,
+    ReadingContext,
+    needs_state,
+    press_nonce,
+    read_update,
+)
 from hostwarden.bot.safe_send import answer_callback, send_text
 from hostwarden.bot.services import BotServices
 from hostwarden.core.guard import DENIED, Decision, Verdict
@@ -28,6 +38,9 @@ from hostwarden.metrics import Metrics, timer
 
 LOG = logging.getLogger("hostwarden.bot")
 CLAIM_ROUTE = "/claim"
+NO_SUCH_HOST = "⚠️ no such host"
+# Views that show which host the chat is on (the picker's mark), without acting on one.
+SHOWS_CHOICE = frozenset({"/start", "/help", "/menu", "view:menu", "/hosts", "view:hosts"})
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
@@ -58,7 +71,7 @@ class AccessGate(BaseMiddleware):
             if reading.route == CLAIM_ROUTE and await self._claimed(actor, reading, data):
                 return None
             started = timer()
-            decision = await self._services.core.guard.decide(actor, reading.action)
+            decision = await self._services.core.guard.decide(actor, reading.action, reading.host)
             if self._metrics is not None:
                 self._metrics.decided("bot", decision.verdict.value, timer() - started)
         except Exception:  # fail closed: no decision, no access
@@ -71,6 +84,8 @@ class AccessGate(BaseMiddleware):
             data["hw_actor"] = actor
             data["hw_user"] = decision.user
             data["hw_reading"] = reading
+            if reading.route in SHOWS_CHOICE:
+                await self._chosen(data)
             return await handler(event, data)
         try:
             await self._refuse(event, data, decision, reading)
@@ -100,13 +115,42 @@ class AccessGate(BaseMiddleware):
     async def _read(self, event: Update, data: dict[str, Any]) -> Reading:
         bot: Bot = data["bot"]
         me = await bot.me()  # aiogram keeps it after the first call
+        nonce = press_nonce(event)  # the pending confirmation lives in the store: fetch it first
+        live = await self._services.confirmations.peek(nonce) if nonce is not None else None
         context = ReadingContext(
             bot_username=me.username or "",
             group_chat_ids=self._groups,
-            state=data.get("raw_state"),
-            pending=self._services.confirmations.peek,
+            state=await self._state(event, data),
+            pending=lambda asked: live if asked == nonce else None,
         )
-        return read_update(event, context)
+        reading = read_update(event, context)
+        if reading.route in HOST_ROUTES and reading.host is None:  # no host named: the chat's
+            chosen = await self._chosen(data)
+            default = self._services.hosts().default
+            reading = read_update(event, replace(context, chosen_host=chosen, default_host=default))
+        return reading
+
+    @staticmethod
+    async def _state(event: Update, data: dict[str, Any]) -> str | None:
+        """The chat's FSM state, read from the store only when the reading may need it."""
+        state: FSMContext | None = data.get("state")
+        return await state.get_state() if state is not None and needs_state(event) else None
+
+    async def _chosen(self, data: dict[str, Any]) -> str | None:
+        """The host picked in this chat, while the fleet still has it (kept in ``data``)."""
+        if "hw_chosen_host" not in data:
+            chosen = await chosen_host(data.get("state"))
+            data["hw_chosen_host"] = chosen if chosen in self._services.hosts().names() else None
+        found: str | None = data["hw_chosen_host"]
+        return found
+
+    def _named(self, reading: Reading) -> str:
+        """The host a 2FA prompt names: the reading's, when the fleet has more than one, by the
+        name its question and result call it (:func:`~hostwarden.bot.hostpick.title`)."""
+        fleet = self._services.hosts()
+        if reading.host is None or len(fleet.names()) < 2 or reading.host not in fleet.names():
+            return ""
+        return title(self._services, fleet.get(reading.host))
 
     async def _refuse(
         self, event: Update, data: dict[str, Any], decision: Decision, reading: Reading
@@ -116,7 +160,10 @@ class AccessGate(BaseMiddleware):
         if decision.verdict is Verdict.ASK_TOTP:
             state: FSMContext | None = data.get("state")
             if state is not None and chat is not None and reading.private:
-                await ask_for_code(self._services, bot, state, event, chat.id)
+                if reading.host is not None and reading.host not in self._services.hosts().names():
+                    await send_text(bot, chat.id, NO_SUCH_HOST)  # no code asked for nothing
+                    return
+                await ask_for_code(self._services, bot, state, event, chat.id, self._named(reading))
             return
         if decision.verdict is Verdict.DENY:
             if event.callback_query is not None:

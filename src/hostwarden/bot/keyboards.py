@@ -17,28 +17,32 @@ def _button(label: str, data: str) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=label, callback_data=data)
 
 
-def main_menu() -> InlineKeyboardMarkup:
-    """Every view, one tap away."""
-    return InlineKeyboardMarkup(
-        inline_keyboard=[[_button(label, f"v:{view}") for label, view in row] for row in MENU_ROWS]
-    )
+def main_menu(hosts: list[list[InlineKeyboardButton]] | None = None) -> InlineKeyboardMarkup:
+    """Every view, one tap away; then the host picker's rows, if the fleet has several hosts."""
+    rows = [[_button(label, f"v:{view}") for label, view in row] for row in MENU_ROWS]
+    return InlineKeyboardMarkup(inline_keyboard=rows + (hosts or []))
 
 
-def back_to_menu(refresh: str | None = None) -> InlineKeyboardMarkup:
-    """A refresh button for the current view and a way back."""
-    row = [_button("🔄 Refresh", f"v:{refresh}")] if refresh else []
+def _on(host: str | None) -> str:
+    """The suffix that makes a button act on ``host`` (none: the chat's chosen host)."""
+    return f"@{host}" if host else ""
+
+
+def back_to_menu(refresh: str | None = None, host: str | None = None) -> InlineKeyboardMarkup:
+    """A refresh button for the current view (of ``host``, if given) and a way back."""
+    row = [_button("🔄 Refresh", f"v:{refresh}{_on(host)}")] if refresh else []
     row.append(_button("☰ Menu", "v:menu"))
     return InlineKeyboardMarkup(inline_keyboard=[row])
 
 
-def pager(page: int, pages: int) -> InlineKeyboardMarkup:
-    """Previous/next for the container list."""
+def pager(page: int, pages: int, host: str | None = None) -> InlineKeyboardMarkup:
+    """Previous/next for the container list (of ``host``, if given)."""
     row = []
     if page > 0:
-        row.append(_button("◀️ Prev", f"cp:{page - 1}"))
-    row.append(_button(f"{page + 1}/{pages}", f"cp:{page}"))
+        row.append(_button("◀️ Prev", f"cp:{page - 1}{_on(host)}"))
+    row.append(_button(f"{page + 1}/{pages}", f"cp:{page}{_on(host)}"))
     if page + 1 < pages:
-        row.append(_button("Next ▶️", f"cp:{page + 1}"))
+        row.append(_button("Next ▶️", f"cp:{page + 1}{_on(host)}"))
     return InlineKeyboardMarkup(inline_keyboard=[row, [_button("☰ Menu", "v:menu")]])
 
 

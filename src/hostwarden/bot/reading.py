@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from aiogram.filters import Filter
@@ -22,6 +22,9 @@ from aiogram.types import Chat, Message, Update
 
 from hostwarden.bot.actions import COMMAND_ACTIONS, MENU, UNKNOWN, VERIFY_CODE, VIEW_ACTIONS
 from hostwarden.bot.challenge import TwoFactor
+from hostwarden.bot.confirmations import Asked
+from hostwarden.errors import InvalidInput
+from hostwarden.fleet.target import check_host_name
 
 MAX_ARGS = 8
 MAX_ARG_LENGTH = 256
@@ -39,6 +42,8 @@ CANCEL_PRESS = "cancel_press"  # "no:" under a confirmation
 EXPIRED_PRESS = "expired_press"  # "ok:" or "ub:" whose nonce is gone (or of the other kind)
 NOWHERE = "nowhere"  # read and decided, but no handler serves it (edits, other update kinds)
 IGNORED = "ignored"  # group traffic not addressed to the bot: not a request at all
+HOST_PICK = "host_pick"  # "h:NAME" from the host picker: act on NAME in this chat from now on
+BAD_HOST = "bad_host"  # a command naming a host ("@NAME") that cannot be a host name
 
 ROUTES: dict[str, str] = {
     **{f"/{name}": action for name, action in COMMAND_ACTIONS.items()},
@@ -50,6 +55,8 @@ ROUTES: dict[str, str] = {
     PAGE: VIEW_ACTIONS["containers"],
     CANCEL_PRESS: MENU,
     EXPIRED_PRESS: MENU,
+    HOST_PICK: MENU,
+    BAD_HOST: MENU,
 }
 # Presses whose action is the one stored with their nonce, and the verbs each may carry.
 CONFIRM_VERBS = frozenset({"up", "down", "restart"})
@@ -62,18 +69,35 @@ GROUP_ROUTES = frozenset(
     {f"view:{name}" for name in VIEW_ACTIONS}
     | {f"/{name}" for name, action in COMMAND_ACTIONS.items() if action == "host.view"}
     | {"/start", "/help", "/menu", "/images", "/containers", "/check_bot_updates", TEXT, PAGE}
+    | {HOST_PICK, BAD_HOST}
+)
+# Routes that act on one host of the fleet: the one named (``@NAME``), else the chat's chosen one,
+# else the default. Their reading carries that host, and the guard decides on it.
+HOST_COMMANDS = frozenset(
+    {f"/{name}" for name, action in COMMAND_ACTIONS.items() if action == "host.view"} - {"/hosts"}
+    | {"/containers", "/images", "/container", "/logs", "/up", "/down", "/restart"}
+)
+HOST_ROUTES = (
+    HOST_COMMANDS
+    | {f"view:{name}" for name in VIEW_ACTIONS if name not in ("menu", "updates", "hosts")}
+    | {PAGE}
 )
 
 
 @dataclass(frozen=True, slots=True)
 class Reading:
-    """What one update asks for. ``target`` is a view, page, nonce or the typed code."""
+    """What one update asks for. ``target`` is a view, page, nonce or the typed code.
+
+    ``host`` is the fleet host the update acts on (:data:`HOST_ROUTES`, the picker's presses and
+    a confirmation's press, whose host is the one its question named), else ``None``.
+    """
 
     route: str
     action: str
     args: tuple[str, ...] = ()
     target: str = ""
     private: bool = True
+    host: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +107,9 @@ class ReadingContext:
     bot_username: str
     group_chat_ids: frozenset[int]
     state: str | None
-    pending: Callable[[str], tuple[str, str] | None]  # nonce -> (verb, action) while live
+    pending: Callable[[str], Asked | None]  # nonce -> (verb, action, host) while live
+    chosen_host: str | None = None  # the host picked in this chat, if one was
+    default_host: str | None = None  # the fleet's default host
 
 
 def read_update(update: Update, context: ReadingContext) -> Reading:
@@ -112,6 +138,8 @@ def _read_message(message: Message, context: ReadingContext) -> Reading:
         args = tuple(word[:MAX_ARG_LENGTH] for word in words[1 : MAX_ARGS + 1])
         route = f"/{command}"
         reading = Reading(route if route in ROUTES else TEXT, ROUTES.get(route, MENU), args)
+        if route in HOST_COMMANDS:
+            reading = _named_host(reading, context)
     elif message.chat.type != "private" and not _addressed_to_bot(message, context):
         return Reading(IGNORED, MENU, private=False)
     elif (
@@ -147,24 +175,97 @@ def _addressed_to_bot(message: Message, context: ReadingContext) -> bool:
 
 def _read_press(data: str, context: ReadingContext) -> Reading:
     prefix, _, rest = data.partition(":")
-    if prefix == "v":
-        route = f"view:{rest}"
-        return Reading(route, ROUTES[route], target=rest) if route in ROUTES else _unknown()
-    if prefix == "cp":
-        return Reading(PAGE, ROUTES[PAGE], target=rest[:8])
+    if prefix in ("v", "cp"):  # a view or page, of the host after "@" when the button names one
+        rest, at, named = rest.partition("@")
+        host = _host_name(named, exact=True) if at else None
+        if at and host is None:
+            return _unknown()
+        route = f"view:{rest}" if prefix == "v" else PAGE
+        if route not in ROUTES or (at and route not in HOST_ROUTES):
+            return _unknown()
+        return _on_host(
+            Reading(route, ROUTES[route], target=rest[:8] if prefix == "cp" else rest),
+            host,
+            context,
+        )
     if prefix == "no":
         return Reading(CANCEL_PRESS, ROUTES[CANCEL_PRESS], target=rest[:64])
+    if prefix == "h":
+        host = _host_name(rest, exact=True)
+        return Reading(HOST_PICK, ROUTES[HOST_PICK], host=host) if host else _unknown()
     if prefix in ("ok", "ub"):
         pending = context.pending(rest[:64])
         verbs = CONFIRM_VERBS if prefix == "ok" else UNBLOCK_VERBS
-        if pending is None or pending[0] not in verbs:
+        if pending is None or pending.verb not in verbs:
             return Reading(EXPIRED_PRESS, ROUTES[EXPIRED_PRESS])
-        return Reading(CONFIRM if prefix == "ok" else UNBLOCK_PRESS, pending[1], target=rest)
+        if prefix == "ub":
+            return Reading(UNBLOCK_PRESS, pending.action, target=rest)
+        # The host the question named: the guard decides the press on it, as on the command
+        # (a grant revoked meanwhile holds). A confirmation without one is not honoured.
+        host = _host_name(pending.host or "", exact=True)
+        if host is None:
+            return Reading(EXPIRED_PRESS, ROUTES[EXPIRED_PRESS])
+        return Reading(CONFIRM, pending.action, target=rest, host=host)
     return _unknown()
 
 
 def _unknown() -> Reading:
     return Reading(NOWHERE, UNKNOWN)
+
+
+def press_nonce(update: Update) -> str | None:
+    """The confirmation nonce a press would look up (``ok:`` / ``ub:``), so that the caller can
+    fetch it from the store before the reading, which never awaits."""
+    query = update.callback_query
+    if query is None:
+        return None
+    prefix, _, rest = (query.data or "").partition(":")
+    return rest[:64] if prefix in ("ok", "ub") else None
+
+
+def needs_state(update: Update) -> bool:
+    """Whether the reading of ``update`` may depend on the chat's FSM state: only a message's
+    text that is no command can be a code owed to a prompt. The caller reads the state (a store
+    call) for those alone."""
+    text = update.message.text if update.message is not None else None
+    if text is None:
+        return False
+    words = text.split()
+    return not (words[0] if words else "").startswith("/")
+
+
+def _host_name(word: str, exact: bool = False) -> str | None:
+    """``word`` as a host name (ASCII letters lowercased unless ``exact``), or ``None``."""
+    name = word.lower() if word.isascii() and not exact else word
+    try:
+        return check_host_name(name)
+    except InvalidInput:
+        return None
+
+
+def _named_host(reading: Reading, context: ReadingContext) -> Reading:
+    """Take ``NAME@HOST`` or ``@HOST`` out of a host command's words: the host it acts on."""
+    host: str | None = None
+    left: list[str] = []
+    for word in reading.args:
+        name, at, rest = word.partition("@")
+        if not at:
+            left.append(word)
+            continue
+        found = _host_name(rest)
+        if found is None or host not in (None, found):
+            return Reading(BAD_HOST, ROUTES[BAD_HOST])
+        host = found
+        if name:
+            left.append(name)
+    return _on_host(replace(reading, args=tuple(left)), host, context)
+
+
+def _on_host(reading: Reading, named: str | None, context: ReadingContext) -> Reading:
+    """A host route's reading with its host: ``named``, else the chat's choice, else the default."""
+    if reading.route not in HOST_ROUTES:
+        return reading
+    return replace(reading, host=named or context.chosen_host or context.default_host)
 
 
 def _in_chat(reading: Reading, chat: Chat | None, context: ReadingContext) -> Reading:
@@ -174,7 +275,7 @@ def _in_chat(reading: Reading, chat: Chat | None, context: ReadingContext) -> Re
     if chat is None or chat.id not in context.group_chat_ids:
         return Reading(NOWHERE, UNKNOWN, private=False)
     if reading.route in GROUP_ROUTES:
-        return Reading(reading.route, reading.action, reading.args, reading.target, False)
+        return replace(reading, private=False)
     return Reading(PRIVATE_ONLY, ROUTES[PRIVATE_ONLY], private=False)
 
 

@@ -87,9 +87,13 @@ class Renderer:
         return human_duration((now - value).total_seconds())
 
     def render(self, template: str, /, **values: Any) -> str:
-        """The template's output, clipped to one Telegram message."""
+        """The template's output, clipped to one Telegram message.
+
+        A ``host`` value (a fleet host's name) replaces :attr:`host` in the header and templates.
+        """
         text = self._env.get_template(f"{template}.html.j2").render(**values).strip()
-        if not self.host:
+        host = str(values.get("host", self.host))
+        if not host:
             return clip_html(text)
-        header = host_header(self.host)
+        header = host_header(host)
         return f"{header}\n{clip_html(text, MESSAGE_LIMIT - len(header) - 1)}"

@@ -7,13 +7,18 @@ from dataclasses import dataclass
 from hostwarden.bot.claim import ClaimCode
 from hostwarden.bot.confirmations import ConfirmationBook
 from hostwarden.bot.deletions import DeferredDeletes
+from hostwarden.bot.parking import ParkedUpdates
 from hostwarden.bot.render import Renderer
 from hostwarden.config import Settings, TelegramSettings
 from hostwarden.containers.engine import ContainerEngine
 from hostwarden.containers.registry import RegistryChecker
 from hostwarden.containers.settings import ContainerSettings
 from hostwarden.core.clock import Clock
+from hostwarden.core.secretbox import SecretBox
 from hostwarden.core.service import AccessCore
+from hostwarden.fleet.hub import local_fleet
+from hostwarden.fleet.overview import FleetOverview
+from hostwarden.fleet.target import Fleet
 from hostwarden.host.metrics import HostReader
 from hostwarden.updates import ReleaseChecker
 
@@ -32,11 +37,27 @@ class BotServices:
     renderer: Renderer
     confirmations: ConfirmationBook
     deletions: DeferredDeletes
+    parking: ParkedUpdates  # updates waiting for a 2FA code, in the store
     claim: ClaimCode | None = None  # open while no admin exists (first run)
+    fleet: Fleet | None = None  # the hosts acted on; None: this one alone (see hosts())
+    overview: FleetOverview | None = None  # /hosts; built on first use
 
     @property
     def clock(self) -> Clock:
         return self.core.clock
+
+    def hosts(self) -> Fleet:
+        """The fleet; without one given, this host alone (``host``, ``engine``, ``registry``),
+        named from ``monitor.host_label``, built on first use and kept."""
+        if self.fleet is None:
+            self.fleet = local_fleet(self.renderer.host, self.host, self.engine, self.registry)
+        return self.fleet
+
+    def host_overview(self) -> FleetOverview:
+        """The ``/hosts`` reader, which also remembers when each host last answered."""
+        if self.overview is None:
+            self.overview = FleetOverview(self.clock)
+        return self.overview
 
     @classmethod
     def build(
@@ -52,6 +73,16 @@ class BotServices:
             registry=RegistryChecker(settings.containers),
             releases=ReleaseChecker(settings.updates),
             renderer=Renderer(),
-            confirmations=ConfirmationBook(core.clock, settings.telegram.challenge_seconds),
+            confirmations=ConfirmationBook(
+                core.store.pending, core.clock, settings.telegram.challenge_seconds
+            ),
             deletions=DeferredDeletes(core.clock),
+            parking=ParkedUpdates(core.store.pending, core.clock, _box(settings)),
         )
+
+
+def _box(settings: Settings) -> SecretBox:
+    """The TOTP key's box: parked updates are encrypted under it, as TOTP secrets are."""
+    key = settings.totp.encryption_key
+    previous = [old.get_secret_value() for old in settings.totp.previous_keys]
+    return SecretBox(key.get_secret_value() if key else None, previous)

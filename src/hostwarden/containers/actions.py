@@ -11,9 +11,10 @@ from __future__ import annotations
 import socket
 from typing import Final
 
-from hostwarden.containers.engine import ContainerEngine, ContainerSummary, check_container_name
+from hostwarden.containers.engine import ContainerSummary, check_container_name
 from hostwarden.core.audit import AuditTrail, Kind
 from hostwarden.errors import HostwardenError, InvalidInput
+from hostwarden.fleet.target import ContainerManager
 
 #: The policy action that guards every verb below (admin, fresh 2FA).
 MANAGE: Final = "containers.manage"
@@ -35,7 +36,7 @@ def host_label(monitor: object | None = None) -> str:
 
 
 async def manage_container(
-    engine: ContainerEngine,
+    engine: ContainerManager,
     audit: AuditTrail,
     *,
     verb: str,

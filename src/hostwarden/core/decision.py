@@ -104,6 +104,7 @@ class DecisionContext:
     mfa_fresh: Callable[[datetime | None], bool]
     bounded_key: Callable[[str], str]
     plan_alert: AlertPlanner
+    host_allowed: Callable[[User, str], bool] = lambda user, host: True  # access.host_grants
 
 
 def actor_ref(actor: Actor) -> str:
@@ -123,6 +124,7 @@ class DecisionPlan:
     action: str
     now: datetime
     context: DecisionContext
+    host: str | None = None  # the fleet host the action is on, when it is on one
 
     @property
     def ref(self) -> str:
@@ -167,7 +169,7 @@ class DecisionPlan:
         return self._known(reads, writes, user)
 
     def _event(self, writes: DecisionWrites, kind: str, **detail: Any) -> None:
-        detail = {"action": self.action, **detail}
+        detail = {"action": self.action, **({"host": self.host} if self.host else {}), **detail}
         writes.events.append(AuditEvent(kind, self.now, self.ref, "", detail))
 
     def _hit(
@@ -227,6 +229,9 @@ class DecisionPlan:
             reason = "locked" if user.locked else ("unknown action" if rule is None else "role")
             self._event(writes, Kind.ACCESS_DENIED, reason=reason)
             return _outcome(writes, Verdict.DENY, reason, user=user, reply=DENIED)
+        if self.host is not None and not self.context.host_allowed(user, self.host):
+            self._event(writes, Kind.ACCESS_DENIED, reason="host")
+            return _outcome(writes, Verdict.DENY, "host", user=user, reply=DENIED)
         if rule.needs_2fa:
             enrolled, elevated_at = reads.factor(user.id, self.channel)
             if not enrolled:

@@ -22,7 +22,8 @@ from hostwarden.core.decision import (
     actor_ref,
 )
 from hostwarden.core.directory import Directory
-from hostwarden.core.identity import Actor
+from hostwarden.core.grants import HostGrants
+from hostwarden.core.identity import Actor, User
 from hostwarden.core.lockout import Lockout, bounded_key
 from hostwarden.core.policy import Policy
 from hostwarden.core.sessions import SessionManager
@@ -63,6 +64,7 @@ class Guard:
         self._clock = clock
         self._decisions = decisions
         self._known_accounts: set[int] = set()
+        self.grants = HostGrants(access.host_grants)
         self._context = DecisionContext(
             access=access,
             unknown_rule=lockout.rule(access.max_attempts),
@@ -74,10 +76,15 @@ class Guard:
             mfa_fresh=sessions.mfa_fresh,
             bounded_key=bounded_key,
             plan_alert=self._plan_alert,
+            host_allowed=self.grants.allows,
         )
 
-    async def decide(self, actor: Actor, action: str) -> Decision:
-        """Decide whether ``actor`` may run ``action`` now."""
+    async def decide(self, actor: Actor, action: str, host: str | None = None) -> Decision:
+        """Decide whether ``actor`` may run ``action`` now (on fleet host ``host``, if named).
+
+        A user whose ``access.host_grants`` do not list ``host`` is denied, audited as any
+        refusal (``access.denied`` with ``reason=host`` and the host).
+        """
         telegram_id = actor.telegram_id
         # A config-declared ID gets its stored account on first contact (it holds the second
         # factor); that is the directory's job, once per ID and process.
@@ -89,11 +96,15 @@ class Guard:
             await self._directory.resolve(actor)
             self._known_accounts.add(telegram_id)
         result = await self._decisions.decide(
-            DecisionPlan(actor, action, self._clock.now(), self._context)
+            DecisionPlan(actor, action, self._clock.now(), self._context, host)
         )
         for event in result.writes.events:
             self._audit.logged(event)
         return result.decision
+
+    def hosts_for(self, user: User) -> frozenset[str] | None:
+        """The hosts ``user`` may act on (``None``: all): for pickers and overviews."""
+        return self.grants.hosts_for(user)
 
     def _plan_alert(
         self, kind: str, ref: str, actor: Actor, hit: HitResult, left: int, now: datetime

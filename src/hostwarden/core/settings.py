@@ -50,6 +50,20 @@ TelegramChatId = Annotated[
 """A Telegram chat's ID; groups and channels have negative IDs."""
 
 
+#: A fleet host's name, as ``hostwarden.fleet.target.check_host_name`` accepts it.
+HostName = Annotated[
+    str,
+    Field(
+        max_length=32,
+        pattern=r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$",
+        description="1-32 of a-z, 0-9 and '-', not starting or ending with '-'",
+    ),
+]
+#: Who a host grant is for: an account name or a Telegram ID (as text).
+GrantKey = Annotated[str, Field(min_length=1, max_length=64)]
+HostList = Annotated[list[HostName], Field(max_length=1000)]
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -76,6 +90,12 @@ class AccessSettings(_Section):
         description="requests a known user may make per rate_window_seconds (0: off; at most 1M)",
     )
     rate_window_seconds: int = Field(10, ge=1, le=DAY_SECONDS, description="1 second to 1 day")
+    host_grants: dict[GrantKey, HostList] = Field(
+        default_factory=dict,
+        max_length=MAX_IDS,
+        description="account name or Telegram ID -> the only hosts they may act on"
+        " (anyone not named: every host; at most 10,000 entries)",
+    )
 
 
 class LockoutSettings(_Section):
@@ -122,7 +142,10 @@ class AlertSettings(_Section):
         20,
         ge=1,
         le=MAX_COUNT,
-        description="beyond this many alerts a minute, fold them into one digest",
+        description=(
+            "beyond this many alerts a minute from one source (the hub, or one agent), "
+            "fold them into a digest"
+        ),
     )
     retry_seconds: int = Field(30, ge=1, le=DAY_SECONDS, description="first delivery retry")
     max_retry_seconds: int = Field(

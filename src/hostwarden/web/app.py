@@ -17,9 +17,10 @@ from hostwarden.config import Settings
 from hostwarden.core.service import AccessCore
 from hostwarden.errors import ConfigError
 from hostwarden.metrics import Metrics, health, is_loopback
-from hostwarden.web import audit, auth, containers, effective, host, manage, pages, users
+from hostwarden.web import audit, auth, containers, effective, host, hosts, manage, pages, users
 from hostwarden.web.actions import ACCOUNT
 from hostwarden.web.console import Console, Denied
+from hostwarden.web.enroll import enroll as enroll_agent
 from hostwarden.web.forms import MESSAGES, RequestLimits
 from hostwarden.web.proxy import ProxyHeaders
 from hostwarden.web.security import SecurityHeaders
@@ -94,6 +95,7 @@ def create_app(
         Route("/enrol", auth.confirm_enrolment, methods=["POST"]),
         Route("/logout", auth.logout, methods=["POST"]),
         Route("/host", host.host),
+        Route("/hosts", hosts.hosts_page),
         Route("/containers", containers.containers_page),
         Route("/containers/{name}", containers.container_page),
         Route("/containers/{name}/{verb}", manage.manage, methods=["GET", "POST"]),
@@ -113,6 +115,7 @@ def create_app(
         Route("/users/{name}", users.user_page, methods=["GET"]),
         Route("/users/{name}/{op}", users.confirm_action, methods=["GET"]),
         Route("/users/{name}/{op}", users.user_action, methods=["POST"]),
+        Route("/fleet/enroll", enroll_agent, methods=["POST"]),  # agents: JSON, no CSRF
         Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
     ]
     if settings.metrics.console:

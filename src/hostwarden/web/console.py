@@ -20,6 +20,7 @@ from hostwarden.core.totp import Enrolment
 from hostwarden.metrics import Metrics, timer
 from hostwarden.web import format as filters
 from hostwarden.web.forms import read_form
+from hostwarden.web.hostparam import host_binding, host_context
 from hostwarden.web.identities import Identities
 from hostwarden.web.security import CsrfSigner
 from hostwarden.web.services import ConsoleServices
@@ -136,8 +137,9 @@ class Console:
             return "/enrol"
         return None
 
-    async def require(self, request: Request, action: str) -> Viewer:
-        """The viewer, if the guard allows ``action``; else raises :class:`Denied`.
+    async def require(self, request: Request, action: str, host: str | None = None) -> Viewer:
+        """The viewer, if the guard allows ``action`` (on fleet host ``host``, if named); else
+        raises :class:`Denied`.
 
         Without a session: to /login; half logged in or without a fresh code: to the code step
         (or enrolment); over the rate limit: 429; refused: 403. Each comes back to this page.
@@ -150,7 +152,7 @@ class Console:
         if due is not None:
             raise Denied(RedirectResponse(f"{due}?next={back}", 303))
         started = timer()
-        decision = await self.core.guard.decide(viewer.actor(), action)
+        decision = await self.core.guard.decide(viewer.actor(), action, host)
         if self.metrics is not None:
             self.metrics.decided("web", decision.verdict.value, timer() - started)
         if decision.verdict is Verdict.ALLOW:
@@ -158,6 +160,9 @@ class Console:
         if decision.verdict is Verdict.ASK_TOTP:
             raise Denied(RedirectResponse(f"/login/code?next={back}", 303))
         raise Denied(self.refusal(request, viewer, decision))
+
+    def _granted(self, viewer: Viewer | None) -> frozenset[str] | None:
+        return self.core.guard.hosts_for(viewer.user) if viewer is not None else frozenset()
 
     def refusal(self, request: Request, viewer: Viewer, decision: Decision) -> Response:
         """The page for a decision that did not allow: 429 over the rate limit, else 403."""
@@ -184,7 +189,7 @@ class Console:
     async def check_csrf(self, request: Request, form: Any, viewer: Viewer | None) -> None:
         """Refuse a POST whose token does not match this session (or pre-login cookie)."""
         binding = viewer.session.token_hash if viewer else self.csrf_binding(request)
-        if not self.signer.valid(binding, str(form.get("csrf") or "")):
+        if not self.signer.valid(binding + host_binding(request), str(form.get("csrf") or "")):
             raise Denied(self.page(request, "error.html", viewer, 403, status=403,
                                    message="This form has expired or was not sent by this site; reload the page and try again."))  # fmt: skip  # noqa: E501
 
@@ -210,6 +215,9 @@ class Console:
         """
         if binding is None:
             binding = viewer.session.token_hash if viewer else self.csrf_binding(request)
+            binding = binding and binding + host_binding(request)
+        if viewer is not None:  # the header's logout form: the session's token, whatever the host
+            context.setdefault("logout_csrf", self.signer.token_for(viewer.session.token_hash))
         context.setdefault("error", None)
         context.setdefault("notice", None)
         context.setdefault("reveal", False)
@@ -219,6 +227,7 @@ class Console:
             {
                 "viewer": viewer,
                 "csrf": self.signer.token_for(binding) if binding else "",
+                **host_context(request, self.services.hosts(), self._granted(viewer)),
                 **context,
             },
             status_code=status_code,

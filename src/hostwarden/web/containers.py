@@ -22,7 +22,9 @@ from hostwarden.containers.engine import (
 )
 from hostwarden.containers.registry import ImageUpdate
 from hostwarden.errors import HostwardenError, NotFound
+from hostwarden.fleet.target import ContainerReader, ManagedHost
 from hostwarden.web.console import Console
+from hostwarden.web.hosts import require_host
 from hostwarden.web.viewer import Viewer
 
 VIEW, INSPECT, LOGS = "containers.view", "containers.inspect", "containers.logs"
@@ -57,8 +59,7 @@ def matches(summary: ContainerSummary, text: str, state: str) -> bool:
     return found and (not state or summary.state == state)
 
 
-async def _rows(console: Console, summaries: list[ContainerSummary]) -> list[ContainerRow]:
-    engine = console.services.engine
+async def _rows(engine: ContainerReader, summaries: list[ContainerSummary]) -> list[ContainerRow]:
     gate = asyncio.Semaphore(PARALLEL)
 
     async def row(summary: ContainerSummary) -> ContainerRow:
@@ -74,21 +75,22 @@ async def _rows(console: Console, summaries: list[ContainerSummary]) -> list[Con
 
 async def containers_page(request: Request) -> Response:
     console: Console = request.app.state.console
-    viewer = await console.require(request, VIEW)
+    viewer, host = await require_host(console, request, VIEW)
     text = request.query_params.get("q", "").strip()[:100]
     state = request.query_params.get("state", "")
     state = state if state in STATES else ""
     rows: list[ContainerRow] = []
     total, problem = 0, None
     try:
-        summaries = await console.services.engine.containers()
+        summaries = await host.engine.containers()
         total = len(summaries)
-        rows = await _rows(console, [s for s in summaries if matches(s, text, state)])
+        rows = await _rows(host.engine, [s for s in summaries if matches(s, text, state)])
     except HostwardenError as exc:
         problem = str(exc)
     return console.page(
         request, "containers.html", viewer, rows=rows, total=total, q=text, state=state,
         states=STATES, error=problem, now=console.core.clock.now(),
+        title=console.services.title(host),
     )  # fmt: skip
 
 
@@ -97,13 +99,13 @@ def _page_number(request: Request) -> int:
     return int(raw) if raw.isascii() and raw.isdigit() and 0 < len(raw) < 6 and int(raw) else 1
 
 
-async def read_logs(console: Console, name: str, page: int) -> LogPage:
+async def read_logs(console: Console, host: ManagedHost, name: str, page: int) -> LogPage:
     """Page ``page`` of a container's newest log lines (at most ``max_log_lines`` back)."""
     most = console.services.containers.max_log_lines
     pages = max((most + LOG_PAGE - 1) // LOG_PAGE, 1)
     page = min(max(page, 1), pages)
     wanted = min(page * LOG_PAGE, most)
-    text = await console.services.engine.logs(name, wanted)
+    text = await host.engine.logs(name, wanted)
     lines = text.rstrip("\n").split("\n") if text.strip() else []
     end = max(len(lines) - (page - 1) * LOG_PAGE, 0)
     shown = [line[:2000] for line in lines[max(end - LOG_PAGE, 0) : end]]
@@ -112,15 +114,15 @@ async def read_logs(console: Console, name: str, page: int) -> LogPage:
 
 async def container_page(request: Request) -> Response:
     console: Console = request.app.state.console
-    viewer = await console.require(request, INSPECT)
+    viewer, host = await require_host(console, request, INSPECT)
     name = str(request.path_params["name"])[:200]
     details: ContainerDetails | None = None
     logs: LogPage | None = None
     try:
         check_container_name(name)
-        details = await console.services.engine.details(name)
-        if await _may(console, viewer, LOGS):
-            logs = await read_logs(console, name, _page_number(request))
+        details = await host.engine.details(name)
+        if await _may(console, viewer, LOGS, host.name):
+            logs = await read_logs(console, host, name, _page_number(request))
     except NotFound as exc:
         return console.page(request, "error.html", viewer, 404, status=404, message=str(exc))
     except HostwardenError as exc:
@@ -134,34 +136,37 @@ async def container_page(request: Request) -> Response:
     return console.page(
         request, "container.html", viewer, name=name, d=details, logs=logs,
         notice=request.query_params.get("done"), now=console.core.clock.now(),
-        host=console.services.host_name,
+        host=console.services.title(host),
     )  # fmt: skip
 
 
-async def _may(console: Console, viewer: Viewer, action: str) -> bool:
-    return (await console.core.guard.decide(viewer.actor(), action)).allowed
+async def _may(console: Console, viewer: Viewer, action: str, host: str) -> bool:
+    return (await console.core.guard.decide(viewer.actor(), action, host)).allowed
 
 
 async def images_page(request: Request) -> Response:
     console: Console = request.app.state.console
-    viewer = await console.require(request, VIEW)
+    viewer, host = await require_host(console, request, VIEW)
     check = request.query_params.get("check") == "1"
     untagged = request.query_params.get("untagged") == "1"
     images: list[ImageSummary] = []
     updates: dict[str, list[ImageUpdate]] = {}
     problem = None
     try:
-        images = await console.services.engine.images()
+        images = await host.engine.images()
     except HostwardenError as exc:
         problem = str(exc)
     tagged = [i for i in images if i.tags]
     dangling = [i for i in images if not i.tags]
     if check and tagged:
-        checks = await console.services.registry.check(tagged)
+        try:
+            checks = await host.image_updates(tagged)
+        except HostwardenError as exc:
+            checks, problem = [], str(exc)
         updates = {i.short_id: [c for c in checks if c.reference in i.tags] for i in tagged}
     return console.page(
         request, "images.html", viewer, images=tagged + (dangling if untagged else []),
         updates=updates, checked=check, untagged=untagged, dangling=len(dangling),
         dangling_size=sum(i.size for i in dangling), error=problem,
-        now=console.core.clock.now(),
+        now=console.core.clock.now(), title=console.services.title(host),
     )  # fmt: skip

@@ -141,7 +141,7 @@ async def revoke(request: Request) -> Response:
         return RedirectResponse("/sessions?done=That+session+was+already+gone.", 303)
     full = everyone and await console.identities.reveal(viewer, request.url.path)
     question = _revoke_question(handle, everyone, found, names, full)
-    if request.method != "POST" or not confirmed(console, viewer, form, question.what):
+    if request.method != "POST" or not await confirmed(console, viewer, form, question.what):
         return ask(console, request, viewer, question)
     only = None if everyone else viewer.user.id
     if handle == "*":

@@ -136,7 +136,7 @@ async def user_action(request: Request) -> Response:
     back = f"/users/{quote(name)}"
     try:
         user = await core.accounts.get(name)
-        if op in QUESTIONS and not confirmed(console, viewer, form, f"{op}:{name}"):
+        if op in QUESTIONS and not await confirmed(console, viewer, form, f"{op}:{name}"):
             full = await console.identities.reveal(viewer, request.url.path)
             return ask(console, request, viewer, _question(name, op, user.telegram_ids, full))
         if op == "update":

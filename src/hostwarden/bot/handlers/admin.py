@@ -42,7 +42,7 @@ async def blocked(
             InlineKeyboardButton(
                 text=f"Unblock {number}",
                 callback_data="ub:"
-                + hw.confirmations.add(
+                + await hw.confirmations.add(
                     hw_actor.telegram_id or 0, "unblock", block.key, hw_reading.action
                 ),
             )
@@ -82,7 +82,7 @@ async def unblock(
 async def unblock_button(
     query: CallbackQuery, bot: Bot, hw: BotServices, hw_actor: Actor, hw_reading: Reading
 ) -> None:
-    pending = hw.confirmations.take(hw_reading.target, hw_actor.telegram_id or 0)
+    pending = await hw.confirmations.take(hw_reading.target, hw_actor.telegram_id or 0)
     if pending is None or pending.action != hw_reading.action or pending.verb != "unblock":
         await answer_callback(bot, query.id, "This button has expired; send /blocked again.")
         return

@@ -1,59 +1,89 @@
-"""Host views: /status, /cpu, /memory, /disks, /network, /processes, /sensors, /uptime."""
+"""Host views: /status, /cpu, /memory, /disks, /network, /processes, /sensors, /uptime.
+
+Each reads the chosen host once (:meth:`~hostwarden.fleet.target.ManagedHost.report`) and renders
+from that reading, whichever kind of host it is. A host that does not answer gives one line
+saying so, and when the hub last heard from it.
+"""
 
 from __future__ import annotations
 
-import asyncio
+import html
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from aiogram import Bot, Router
 from aiogram.types import CallbackQuery, Message
 
 from hostwarden.bot.handlers.common import Target, show
+from hostwarden.bot.hostpick import button_host, host_of, title
 from hostwarden.bot.keyboards import back_to_menu
 from hostwarden.bot.reading import Reading, Route
 from hostwarden.bot.services import BotServices
+from hostwarden.errors import HostwardenError, NotFound
+from hostwarden.fleet.target import TOP_PROCESSES, HostReport
+from hostwarden.units import human_duration
 
 HOST_VIEWS = ("status", "cpu", "memory", "disks", "network", "processes", "sensors", "uptime")
-TOP_PROCESSES = 8
 
 
-def render_view(services: BotServices, view: str) -> str:
-    """Read the host and render ``view`` (blocking: run it in a thread)."""
-    host, renderer = services.host, services.renderer
-    readers: dict[str, Callable[[], str]] = {
-        "status": lambda: renderer.render("status", s=host.status()),
-        "cpu": lambda: renderer.render("cpu", c=host.cpu()),
-        "memory": lambda: renderer.render("memory", m=host.memory()),
-        "disks": lambda: renderer.render("disks", disks=host.disks()),
-        "network": lambda: renderer.render("network", interfaces=host.network()),
-        "processes": lambda: renderer.render(
-            "processes",
-            **dict(zip(("by_cpu", "by_memory"), host.processes(TOP_PROCESSES), strict=True)),
+def render_view(hw: BotServices, view: str, report: HostReport, host: str) -> str:
+    """``view`` of one reading of a host, headed by the host's name."""
+    render, s = hw.renderer.render, report.status
+    views: dict[str, Callable[[], str]] = {
+        "status": lambda: render("status", s=s, host=host),
+        "cpu": lambda: render("cpu", c=s.cpu, host=host),
+        "memory": lambda: render("memory", m=s.memory, host=host),
+        "disks": lambda: render("disks", disks=s.disks, host=host),
+        "network": lambda: render("network", interfaces=report.network, host=host),
+        "processes": lambda: render(
+            "processes", by_cpu=list(report.by_cpu), by_memory=list(report.by_memory), host=host
         ),
-        "sensors": lambda: renderer.render("sensors", sensors=host.sensors()),
-        "uptime": lambda: _uptime(services),
+        "sensors": lambda: render("sensors", sensors=s.sensors, host=host),
+        "uptime": lambda: render(
+            "uptime",
+            seconds=s.uptime_seconds,
+            booted=hw.clock.now() - timedelta(seconds=s.uptime_seconds),
+            host=host,
+        ),
     }
-    return readers[view]()
+    return views[view]()
 
 
-def _uptime(services: BotServices) -> str:
-    seconds = services.host.uptime_seconds()
-    booted = datetime.now(UTC) - timedelta(seconds=seconds)
-    return services.renderer.render("uptime", seconds=seconds, booted=booted)
+def unreachable(hw: BotServices, name: str, exc: HostwardenError) -> str:
+    """One line for a host that did not answer, with when it last did."""
+    if isinstance(exc, NotFound):
+        return f"⚠️ {html.escape(str(exc))}"
+    seen = hw.host_overview().last_seen(name)
+    when = (
+        f"last seen {human_duration((hw.clock.now() - seen).total_seconds())} ago"
+        if seen
+        else "not seen since the hub started"
+    )
+    return f"⚠️ Host <b>{html.escape(name)}</b> does not answer: {html.escape(str(exc))} ({when})."
 
 
-async def _show_view(bot: Bot, target: Target, hw: BotServices, view: str) -> None:
-    text = await asyncio.to_thread(render_view, hw, view)
-    await show(bot, target, text, back_to_menu(view))
+async def _show_view(
+    bot: Bot, target: Target, hw: BotServices, view: str, name: str | None
+) -> None:
+    try:
+        host = host_of(hw, name)
+        report = await host.report(TOP_PROCESSES if view == "processes" else 0)
+    except HostwardenError as exc:
+        await show(
+            bot, target, unreachable(hw, name or hw.hosts().default, exc), back_to_menu(view)
+        )
+        return
+    hw.host_overview().saw(host.name)
+    text = render_view(hw, view, report, title(hw, host))
+    await show(bot, target, text, back_to_menu(view, button_host(hw, host)))
 
 
 async def host_command(message: Message, bot: Bot, hw: BotServices, hw_reading: Reading) -> None:
-    await _show_view(bot, message, hw, hw_reading.route.removeprefix("/"))
+    await _show_view(bot, message, hw, hw_reading.route.removeprefix("/"), hw_reading.host)
 
 
 async def host_button(query: CallbackQuery, bot: Bot, hw: BotServices, hw_reading: Reading) -> None:
-    await _show_view(bot, query, hw, hw_reading.target)
+    await _show_view(bot, query, hw, hw_reading.target, hw_reading.host)
 
 
 def build_router() -> Router:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import html
+
 from aiogram import Bot, Router
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from hostwarden.bot.handlers.common import show
+from hostwarden.bot.handlers.hosts import visible_hosts
+from hostwarden.bot.hostpick import picker_rows
 from hostwarden.bot.keyboards import main_menu
 from hostwarden.bot.reading import EXPIRED_PRESS, PRIVATE_ONLY, TEXT, Route
 from hostwarden.bot.safe_send import answer_callback, send_text
+from hostwarden.bot.services import BotServices
 from hostwarden.core.identity import Role, User
 
 USER_HELP = """<b>hostwarden</b> — your server, from Telegram.
@@ -29,21 +34,59 @@ ADMIN_HELP = """
 /sessions · /revoke HANDLE — sessions"""
 
 
-def help_text(user: User | None) -> str:
+FLEET_HELP = """
+<b>Hosts</b>
+/hosts — every host at a glance; the buttons under /menu choose the one this chat acts on
+Name one in a command: /status @HOST · /logs NAME@HOST [N] · /restart NAME@HOST"""
+
+
+def help_text(user: User | None, fleet: bool = False) -> str:
+    """The /help text; ``fleet`` adds how to choose and name hosts."""
     admin = user is not None and user.has_role(Role.ADMIN)
-    return USER_HELP + (ADMIN_HELP if admin else "")
+    return USER_HELP + (ADMIN_HELP if admin else "") + (FLEET_HELP if fleet else "")
 
 
-async def start(message: Message, bot: Bot, hw_user: User | None) -> None:
-    await send_text(bot, message.chat.id, help_text(hw_user), main_menu())
+def _menu(hw: BotServices, user: User | None, chosen: str | None) -> InlineKeyboardMarkup:
+    """The main menu, with the host picker (the chat's host marked) when there are several."""
+    return main_menu(picker_rows(visible_hosts(hw, user), chosen or hw.hosts().default))
 
 
-async def menu(message: Message, bot: Bot) -> None:
-    await send_text(bot, message.chat.id, "Choose a view:", main_menu())
+def _choose(hw: BotServices, chosen: str | None) -> str:
+    if len(hw.hosts().names()) < 2:
+        return "Choose a view:"
+    return f"Host <b>{html.escape(chosen or hw.hosts().default)}</b>. Choose a view:"
 
 
-async def menu_button(query: CallbackQuery, bot: Bot) -> None:
-    await show(bot, query, "Choose a view:", main_menu())
+async def start(
+    message: Message,
+    bot: Bot,
+    hw: BotServices,
+    hw_user: User | None,
+    hw_chosen_host: str | None = None,
+) -> None:
+    text = help_text(hw_user, fleet=len(hw.hosts().names()) > 1)
+    await send_text(bot, message.chat.id, text, _menu(hw, hw_user, hw_chosen_host))
+
+
+async def menu(
+    message: Message,
+    bot: Bot,
+    hw: BotServices,
+    hw_user: User | None = None,
+    hw_chosen_host: str | None = None,
+) -> None:
+    markup = _menu(hw, hw_user, hw_chosen_host)
+    await send_text(bot, message.chat.id, _choose(hw, hw_chosen_host), markup)
+
+
+async def menu_button(
+    query: CallbackQuery,
+    bot: Bot,
+    hw: BotServices,
+    hw_user: User | None = None,
+    hw_chosen_host: str | None = None,
+) -> None:
+    await show(bot, query, _choose(hw, hw_chosen_host), _menu(hw, hw_user, hw_chosen_host))
 
 
 async def cancel(message: Message, bot: Bot, state: FSMContext) -> None:

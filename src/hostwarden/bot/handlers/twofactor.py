@@ -50,7 +50,7 @@ async def code_for_parked_action(
         return
     outcome = await hw.core.guard.submit_totp(hw_actor, hw_reading.target)
     if outcome is TotpOutcome.ACCEPTED:
-        parked = await take_parked(state, bot)
+        parked = await take_parked(hw, state, bot)
         await send_text(bot, message.chat.id, "✅ Code accepted.")
         if parked is not None:
             await dispatcher.feed_update(bot, parked)
