@@ -59,6 +59,7 @@ from hostwarden.core.settings import (
     TotpSettings,
 )
 from hostwarden.errors import ConfigError
+from hostwarden.fleet.settings import FleetSettings
 from hostwarden.host.thresholds import MonitorSettings
 from hostwarden.updates import UpdateSettings
 from hostwarden.web.settings import WebSettings
@@ -240,6 +241,7 @@ class Settings(BaseSettings):
     monitor: MonitorSettings = Field(default_factory=MonitorSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    fleet: FleetSettings = Field(default_factory=FleetSettings)
 
     @classmethod
     def settings_customise_sources(

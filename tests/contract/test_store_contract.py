@@ -380,6 +380,39 @@ class TestOutbox:
         [fresh] = await store.outbox.due(at(120), 10)
         assert (fresh.count, fresh.deliveries) == (1, ())
 
+    async def test_a_digest_folded_into_while_it_is_sent_keeps_the_rest(self, store: Any) -> None:
+        everyone = ["telegram:1", "apprise:1"]
+        for _ in range(3):
+            await store.outbox.fold("m1|totp", "totp", at(0), at(60))
+        [digest] = await store.outbox.due(at(60), 10)
+        assert digest.count == 3
+        for name in everyone:
+            assert await store.outbox.claim(digest.id, name, at(60), at(90))
+        await store.outbox.fold("m1|totp", "totp", at(59), at(60))  # a late write, mid-send
+        settle = store.outbox.settle
+        assert await settle(digest.id, "telegram:1", Outcome.DELIVERED, at(61), everyone, seen=3)
+        assert await settle(digest.id, "apprise:1", Outcome.DELIVERED, at(62), everyone, seen=3)
+        [rest] = await store.outbox.due(at(62), 10)  # the fourth alert, due for everyone afresh
+        assert (rest.id, rest.bucket, rest.count, rest.deliveries) == (digest.id, "m1|totp", 1, ())
+        assert rest.created_at == at(62)
+        await store.outbox.fold("m1|totp", "totp", at(59), at(60))  # still folds into the rest
+        [rest] = await store.outbox.due(at(62), 10)
+        for name in everyone:
+            assert await store.outbox.claim(rest.id, name, at(62), at(92))
+            assert await settle(rest.id, name, Outcome.DELIVERED, at(63), everyone, seen=2)
+        assert await store.outbox.due(at(10**6), 10) == []
+
+    async def test_a_digest_given_up_while_folded_into_keeps_the_rest(self, store: Any) -> None:
+        await store.outbox.fold("m1|totp", "totp", at(0), at(60))
+        [digest] = await store.outbox.due(at(60), 10)
+        assert await store.outbox.claim(digest.id, "telegram:1", at(60), at(90))
+        await store.outbox.fold("m1|totp", "totp", at(59), at(60))
+        await store.outbox.settle(
+            digest.id, "telegram:1", Outcome.GAVE_UP, at(61), ["telegram:1"], seen=1
+        )
+        [rest] = await store.outbox.due(at(61), 10)
+        assert (rest.count, rest.deliveries) == (1, ())
+
 
 MAX_ATTEMPTS = 3
 

@@ -12,7 +12,6 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.types import Update
 from aiogram.utils.token import TokenValidationError, validate_token
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
@@ -20,8 +19,10 @@ from aiohttp import web
 
 from hostwarden.bot.actions import MENU
 from hostwarden.bot.claim import lift_config_blocks, open_claim
+from hostwarden.bot.fsm_storage import LazyFsm, StoreStorage
 from hostwarden.bot.gate import AccessGate
-from hostwarden.bot.handlers import admin, containers, host, menu, twofactor, updates
+from hostwarden.bot.handlers import admin, containers, host, hosts, menu, twofactor, updates
+from hostwarden.bot.hostpick import DESTINY
 from hostwarden.bot.notifiers import AppriseNotifier, TelegramNotifier
 from hostwarden.bot.services import BotServices
 from hostwarden.bot.webhook_guard import webhook_guard
@@ -32,6 +33,7 @@ from hostwarden.core.alerts import AlertDispatcher, HostNamed, Notifier
 from hostwarden.core.health import StoreLossAlerts
 from hostwarden.core.service import AccessCore
 from hostwarden.errors import ConfigError
+from hostwarden.fleet.hubside import HubAgents
 from hostwarden.host.monitor import HostMonitor
 from hostwarden.metrics import Metrics
 from hostwarden.metrics import serve as serve_metrics
@@ -41,6 +43,10 @@ LOG = logging.getLogger("hostwarden.bot")
 WEBHOOK_PREFIX = "/webhook/"
 # Every kind of update, not only those with handlers: the gate must see (and count) them all.
 ALL_UPDATE_TYPES = sorted(name for name in Update.model_fields if name != "update_id")
+# Updates handled at once, at most: under a flood aiogram would otherwise fetch faster than the
+# bot decides and keep every fetched update in memory (bench/bot_flood: 680 MiB and growing
+# with a Bot API next door); beyond this the backlog stays at Telegram.
+UPDATE_TASKS = 300
 
 
 def make_bot(telegram: TelegramSettings) -> Bot:
@@ -68,6 +74,7 @@ def routers() -> list[Router]:
     return [
         twofactor.build_router(),
         host.build_router(),
+        hosts.build_router(),
         containers.build_router(),
         admin.build_router(),
         updates.build_router(),
@@ -76,8 +83,15 @@ def routers() -> list[Router]:
 
 
 def build_dispatcher(services: BotServices, metrics: Metrics | None = None) -> Dispatcher:
-    """A dispatcher whose every update passes the gate; ``hw`` reaches handlers as ``hw``."""
-    dispatcher = Dispatcher(storage=MemoryStorage(), hw=services)
+    """A dispatcher whose every update passes the gate; ``hw`` reaches handlers as ``hw``.
+
+    Its FSM lives in the core's store (so a code prompt survives a restart and is seen by
+    every hub replica on the same database), read only when needed (:class:`LazyFsm`)."""
+    # The host picked in a chat is a setting of that chat, not a conversation: it lasts.
+    storage = StoreStorage(services.core.store.conversations, services.clock, lasting=[DESTINY])
+    dispatcher = Dispatcher(storage=storage, disable_fsm=True, hw=services)
+    fsm = dispatcher.fsm
+    dispatcher.update.outer_middleware(LazyFsm(storage, fsm.events_isolation, fsm.strategy))
     dispatcher.update.outer_middleware(AccessGate(services, metrics))
     dispatcher.include_routers(*routers())
     return dispatcher
@@ -143,6 +157,11 @@ class BotApp:
         self.monitor = HostMonitor(
             core.alerts, core.clock, settings.monitor, self.services.host, self.services.engine
         )
+        # Enrolled agents join the fleet; their alerts enter the outbox naming their host.
+        self.agents = HubAgents(
+            self.services.hosts, core, settings.storage.data_dir, poll=True,
+            overview=self.services.host_overview(), settings=settings.fleet,
+        )  # fmt: skip
         engine = self.services.engine
         self.events = EventFollower(
             core.alerts,
@@ -181,6 +200,7 @@ class BotApp:
             _every(telegram.alert_every_seconds, stop, self.deliver_alerts, "alert delivery"),
             _every(5, stop, self.flush_deletions, "message deletion"),
             self.core.maintain_forever(stop, lambda seconds: _wait(stop, seconds)),
+            self.agents.run(stop),
         ]
         if self.settings.monitor.enabled:
             loops.append(self.monitor.run(stop))
@@ -217,6 +237,7 @@ class BotApp:
                 handle_signals=False,
                 close_bot_session=False,
                 allowed_updates=ALL_UPDATE_TYPES,
+                tasks_concurrency_limit=UPDATE_TASKS,
             )
         )
         stopping = asyncio.create_task(stop.wait())

@@ -94,7 +94,7 @@ def run_bot(
     settings = settings_for(config, allow_insecure_config)
 
     async def serve(core: AccessCore, stop: asyncio.Event) -> None:
-        from hostwarden.runtime import reach_telegram
+        from hostwarden.runtime import freeze_startup_heap, reach_telegram
 
         app = BotApp(settings, core)
         # Telegram unreachable at start: retried with back-off here, before anything runs.
@@ -105,6 +105,7 @@ def run_bot(
             await app.bot.session.close()
             raise
         if reached:
+            freeze_startup_heap()
             await app.run(stop)  # closes the bot's session when it ends
         else:
             await app.bot.session.close()
@@ -227,9 +228,24 @@ def run_web(
     settings = settings.model_copy(update={"web": web})
 
     async def serve(core: AccessCore, stop: asyncio.Event) -> None:
-        server = make_server(core, settings)
+        from hostwarden.fleet.hubside import HubAgents
+        from hostwarden.web.services import ConsoleServices
+
+        services = ConsoleServices.build(settings)
+        server = make_server(core, settings, services=services)
+        # The console acts on enrolled agents too; the bot, not the console, polls their alerts.
+        agents = HubAgents(
+            services.hosts, core, settings.storage.data_dir, poll=False,
+            overview=services.host_overview(core.clock), settings=settings.fleet,
+        )  # fmt: skip
         out.print(f"console on {web.host}:{sock.getsockname()[1]}", markup=False)
-        await serve_until(server, stop, sock)
+        syncing = asyncio.create_task(agents.run(stop))
+        try:
+            await serve_until(server, stop, sock)
+        finally:
+            stop.set()
+            await syncing
+            await services.close()
 
     try:
         run_front_end(settings, database, web_policy(bot_policy()), ("uvicorn",), serve)

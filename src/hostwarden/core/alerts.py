@@ -8,6 +8,7 @@ is retried alone, with back-off, until ``give_up_seconds`` after the alert.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 from collections import Counter as Tally
@@ -25,6 +26,7 @@ from hostwarden.storage.base import OutboxMessage, OutboxStore, Outcome
 LOG = logging.getLogger("hostwarden.alerts")
 
 TOKEN_HINT = "Verify the bot token if unexpected; regenerate it if it may have leaked."
+HOST_PREFIX = "Host: "
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +42,14 @@ class Alert:
     attempts_left: int | None = None
     detail: str = ""
     token_hint: bool = False
+    #: The host it happened on, when not the hub's own (an agent's alerts): named in the text.
+    host: str = ""
 
     def render(self) -> str:
         """Telegram-HTML text; every attacker-chosen value is masked and escaped."""
         lines = [f"<b>{html.escape(self.title)}</b>"]
+        if self.host:
+            lines.append(f"{HOST_PREFIX}{html.escape(self.host)}")
         if self.username is not None or self.user_id is not None:
             who = f"User: {mask_username(self.username)}"
             if self.user_id is not None:
@@ -83,7 +89,9 @@ def with_host(text: str, host: str) -> str:
     if not host:
         return text
     title, newline, rest = text.partition("\n")
-    return f"{title}\nHost: {html.escape(host)}" + (newline + rest if newline else "")
+    if rest.startswith(HOST_PREFIX):  # an agent's alert already names its host
+        return text
+    return f"{title}\n{HOST_PREFIX}{html.escape(host)}" + (newline + rest if newline else "")
 
 
 class HostNamed:
@@ -104,8 +112,11 @@ class HostNamed:
 class AlertOutbox:
     """Queues alerts durably, folding them into per-minute digests above the configured rate.
 
-    The rate is counted per process, in memory: it only decides how alerts are worded, not
-    whether anyone gets in, so it need not cost a database write per alert.
+    The rate is counted per source: the hub's own alerts (``Alert.host`` empty) and each
+    agent's (its host) have a budget each, so one agent raising a flood folds only its own
+    alerts, never the hub's security alerts nor another host's. It is counted per process, in
+    memory: it only decides how alerts are worded, not whether anyone gets in, so it need not
+    cost a database write per alert.
     """
 
     def __init__(
@@ -120,20 +131,26 @@ class AlertOutbox:
         self._clock = clock
         self._settings = settings
         self._minute: datetime | None = None
-        self._in_minute = 0
+        #: This minute's alerts per source: ``""`` the hub's own, else an agent's host.
+        self._in_minute: dict[str, int] = {}
 
-    def _count(self, minute: datetime) -> int:
+    def _count(self, minute: datetime, source: str) -> int:
         if minute != self._minute:
-            self._minute, self._in_minute = minute, 0
-        self._in_minute += 1
-        return self._in_minute
+            self._minute, self._in_minute = minute, {}
+        count = self._in_minute.get(source, 0) + 1
+        self._in_minute[source] = count
+        return count
 
     def plan(self, alert: Alert) -> OutboxEntry:
-        """How ``alert`` enters the outbox: as itself while under the rate, else in a digest."""
+        """How ``alert`` enters the outbox: as itself while its source is under the rate, else
+        in a digest (an agent's folded alerts in buckets of their own, its host named)."""
         minute = alert.at.replace(second=0, microsecond=0)
-        if self._count(minute) > self._settings.digest_above_per_minute:
+        if self._count(minute, alert.host) > self._settings.digest_above_per_minute:
             bucket = f"{minute.isoformat()}|{alert.kind}"
-            return OutboxEntry(alert.kind, bucket, minute + timedelta(minutes=1))
+            text = alert.kind
+            if alert.host:
+                bucket, text = f"{bucket}|{alert.host}", f"{alert.kind} on {alert.host}"
+            return OutboxEntry(text, bucket, minute + timedelta(minutes=1))
         return OutboxEntry(alert.render())
 
     async def raise_alert(self, alert: Alert) -> None:
@@ -198,6 +215,10 @@ def _groups(due: list[OutboxMessage]) -> list[list[OutboxMessage]]:
     return singles + list(digests.values())
 
 
+class ClaimExpiredError(Exception):
+    """A delivery's claim ran out (or nearly) before its send began: it is not sent on it."""
+
+
 class AlertDispatcher:
     """Delivers due outbox messages to each notifier separately.
 
@@ -205,6 +226,7 @@ class AlertDispatcher:
     does not send it too, and a crash mid-send means a retry, not a loss); after it, the
     outcome is settled. A failing recipient is retried with back-off and, from
     ``give_up_seconds`` after the alert, given up with one ``alert.undeliverable`` event.
+    A send is cut off (as failed) inside its claim, so no other dispatcher sends it meanwhile.
     """
 
     def __init__(
@@ -231,45 +253,68 @@ class AlertDispatcher:
         return bool(self._notifiers)
 
     async def deliver_due(self, limit: int = 50) -> int:
-        """Send what is due now; return how many sends (message to one recipient) succeeded."""
+        """Send what is due now; return how many sends (message to one recipient) succeeded.
+
+        Each claim is made with the clock read just before it, so it holds for its whole
+        back-off however long the batch's earlier sends took. A batch starts no send once the
+        send limit (four fifths of the shortest claim) has passed since it read the outbox: what
+        it read is left to the next round, read afresh.
+        """
         if not self._notifiers:
             return 0
-        now = self._clock.now()
+        started = self._clock.now()
+        stop = started + timedelta(seconds=self._send_limit())
         sent = 0
-        for rows in _groups(await self._outbox.due(now, limit)):
+        for rows in _groups(await self._outbox.due(started, limit)):
             for notifier in self._notifiers:
-                sent += await self._deliver(rows, notifier, now)
+                if self._clock.now() >= stop:
+                    return sent
+                sent += await self._deliver(rows, notifier)
         return sent
 
-    async def _deliver(self, rows: list[OutboxMessage], notifier: Notifier, now: datetime) -> int:
+    async def _deliver(self, rows: list[OutboxMessage], notifier: Notifier) -> int:
         name = notifier.name
         claimed: list[OutboxMessage] = []
         attempts = 0
+        expires: datetime | None = None
         for row in rows:
+            now = self._clock.now()
             state = row.delivery(name)
             if state is not None and not state.ready(now):
                 continue
             tried = state.attempts if state is not None else 0
-            if await self._outbox.claim(row.id, name, now, now + self._backoff(tried)):
+            retry_at = now + self._backoff(tried)
+            if await self._outbox.claim(row.id, name, now, retry_at):
                 claimed.append(row)
                 attempts = max(attempts, tried + 1)
-        if not claimed:
+                expires = retry_at if expires is None else min(expires, retry_at)
+        if not claimed or expires is None:
             return 0
+        now = self._clock.now()
+        # The send must end while every claim holds, with the clocks' allowance to spare; a
+        # claim that ran out meanwhile (a slow store) is not sent on: it counts as failed.
+        limit = min(self._send_limit(), (expires - now).total_seconds() - self._claim_margin())
         text = claimed[0].text if claimed[0].bucket is None else render_digest(claimed)
         try:
-            await notifier.send(text)
+            if limit <= 0:
+                raise ClaimExpiredError
+            await asyncio.wait_for(notifier.send(text), limit)
         except Exception as exc:  # any sender failure keeps the message for later
-            await self._failed(claimed, name, now, attempts, type(exc).__name__)
+            await self._failed(claimed, name, self._clock.now(), attempts, type(exc).__name__)
             return 0
-        await self._settle(claimed, name, Outcome.DELIVERED, now)
+        await self._settle(claimed, name, Outcome.DELIVERED, self._clock.now())
         return 1
 
     async def _settle(
         self, rows: list[OutboxMessage], name: str, outcome: Outcome, now: datetime
     ) -> bool:
+        """Record ``outcome`` for each row; a digest row folded into since it was read keeps
+        the alerts this send did not count (``seen``)."""
         changed = False
         for row in rows:
-            changed |= await self._outbox.settle(row.id, name, outcome, now, self._names)
+            changed |= await self._outbox.settle(
+                row.id, name, outcome, now, self._names, seen=row.count
+            )
         return changed
 
     async def _failed(
@@ -294,6 +339,15 @@ class AlertDispatcher:
     async def _record(self, kind: str, recipient: str, **detail: Any) -> None:
         if self._audit is not None:
             await self._audit.record(kind, recipient=mask_recipient(recipient), **detail)
+
+    def _send_limit(self) -> float:
+        """Seconds a send may take: four fifths of the shortest claim (the first back-off)."""
+        return 0.8 * min(self._settings.retry_seconds, self._settings.max_retry_seconds)
+
+    def _claim_margin(self) -> float:
+        """Seconds a send ends before its claim runs out at the latest: the fifth of the
+        shortest claim left for replicas' clocks to disagree."""
+        return 0.2 * min(self._settings.retry_seconds, self._settings.max_retry_seconds)
 
     def _backoff(self, attempts: int) -> timedelta:
         seconds = self._settings.retry_seconds * 2 ** min(attempts, 20)

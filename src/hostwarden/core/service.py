@@ -120,9 +120,13 @@ class AccessCore:
         await self.maintain()
 
     async def maintain(self) -> None:
-        """Periodic housekeeping: expired sessions and stale counters."""
+        """Periodic housekeeping: expired sessions, stale counters, pending entries and
+        conversations past their deadline."""
         await self.sessions.clear_expired_sessions()
         await self.lockout.prune()
+        now = self.clock.now()
+        await self.store.pending.purge(now)
+        await self.store.conversations.purge(now)
 
     async def maintain_forever(
         self,
