@@ -25,7 +25,11 @@ APPLETS = ("sh", "echo", "sleep", "printf", "cat", "env")
 
 
 class PodmanService:
-    """``podman system service`` on ``<dir>/podman.sock``, stopped by :meth:`stop`."""
+    """``podman system service`` on ``<dir>/podman.sock``, stopped by :meth:`stop`.
+
+    Keep ``<dir>`` short (45 characters or fewer): under a longer one, podman 4.3 with its own
+    storage reports a container's exit (its ``die`` event, a wait) only 20 seconds late.
+    """
 
     def __init__(self, directory: Path, own_storage: bool = False) -> None:
         missing = [tool for tool in ("podman", "runc", "busybox") if shutil.which(tool) is None]
@@ -36,7 +40,12 @@ class PodmanService:
             )
         self.directory = directory
         self.conf = directory / "containers.conf"
-        self.conf.write_text(CONF)
+        # With its own storage, its own temporary files and event log too: podman keeps both in
+        # /run/libpod by default, where every service would read the others' events (and a
+        # reset at stop would remove them under the services still running).
+        events = directory / "events.log"
+        own = f'tmp_dir = "{directory / "tmp"}"\nevents_logfile_path = "{events}"\n'
+        self.conf.write_text(CONF + own if own_storage else CONF)
         self.socket = directory / "podman.sock"
         self.env = {**os.environ, "CONTAINERS_CONF": str(self.conf)}
         self._own_storage = own_storage
