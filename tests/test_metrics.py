@@ -22,7 +22,8 @@ from hostwarden.bot.app import BotApp
 from hostwarden.config import MetricsSettings, TelegramSettings
 from hostwarden.core.clock import ManualClock
 from hostwarden.core.service import AccessCore
-from hostwarden.metrics import Metrics, is_loopback, listener_app
+from hostwarden.listening import is_loopback
+from hostwarden.metrics import Metrics, listener_app
 from hostwarden.sandbox.client import SandboxClient
 from hostwarden.sandbox.server import serve
 from hostwarden.storage.memory import MemoryStore

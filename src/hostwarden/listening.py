@@ -7,6 +7,7 @@ raises one :class:`ListenError` line instead. The console and the agent bind her
 from __future__ import annotations
 
 import errno
+import ipaddress
 import socket
 
 from hostwarden.errors import HostwardenError
@@ -19,6 +20,17 @@ class ListenError(HostwardenError, OSError):
     ``OSError`` too)."""
 
     code = "listen"
+
+
+def is_loopback(host: str | None) -> bool:
+    """``localhost`` or a loopback IP address (``127.0.0.0/8``, ``::1``); nothing else, not even
+    an empty or missing host."""
+    if host == "localhost":
+        return True
+    try:
+        return host is not None and ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _reason(exc: OSError, host: str, port: int) -> str:

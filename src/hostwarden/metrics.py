@@ -16,7 +16,6 @@ Labels carry verdicts, kinds and front-end names only: never a user, an ID or a 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import time
 from collections.abc import Callable
@@ -138,14 +137,6 @@ async def health(core: AccessCore, alive: Alive | None = None) -> tuple[bool, st
     except Exception:
         return False, "store"
     return True, "ok"
-
-
-def is_loopback(host: str | None) -> bool:
-    """True for a loopback address (``127.0.0.0/8``, ``::1``); False for anything else."""
-    try:
-        return host is not None and ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def listener_app(metrics: Metrics, core: AccessCore, alive: Alive | None = None) -> web.Application:

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Self
 
 from aiohttp import web
 
@@ -36,7 +37,7 @@ class Pki:
     ca: HubCA
 
     @classmethod
-    def make(cls, directory: Path) -> Pki:
+    def make(cls, directory: Path) -> Self:
         # Real time: TLS checks certificates against the real clock.
         return cls(directory, HubCA.load_or_create(directory / "hub", datetime.now(UTC)))
 

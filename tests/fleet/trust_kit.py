@@ -21,40 +21,24 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from hostwarden.fleet import pki
 from hostwarden.fleet.files import write_private, write_public
 from hostwarden.fleet.identity import AgentFiles
-from hostwarden.fleet.pki import HubCA, agent_dns_name, key_pem, make_csr, new_key
-from hostwarden.fleet.tls import HubPin, agent_server_context, hub_client_context, peer_fingerprint
+from hostwarden.fleet.pki import agent_dns_name, key_pem, new_key
+from hostwarden.fleet.tls import HubPin, peer_fingerprint
+from tests.fleet.agent_kit import Pki, server_context
 
 
 def now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass
-class Hub:
-    """A hub's CA under ``directory``."""
-
-    directory: Path
-    ca: HubCA
-
-    @classmethod
-    def make(cls, directory: Path) -> Hub:
-        return cls(directory, HubCA.load_or_create(directory / "hub" / "fleet", now()))
+class Hub(Pki):
+    """A hub's CA under ``directory`` (agent_kit's), plus what a thief of it would make."""
 
     def agent(self, name: str) -> AgentFiles:
         """Files of an agent enrolled as ``name`` (the layout ``agent enroll`` leaves)."""
-        files = AgentFiles(self.directory / f"agent-{name}")
-        files.directory.mkdir(mode=0o700)
-        key = new_key()
-        issued = self.ca.sign_agent(make_csr(key, name), name, now())
-        write_private(files.key, key_pem(key))
-        write_public(files.cert, issued.pem.encode())
-        write_public(files.hub_ca, self.ca.ca_pem.encode())
-        write_public(files.hub_pin, self.ca.client_fingerprint.encode())
-        return files
+        return self.enrol(name)
 
     def client_context(self) -> ssl.SSLContext:
-        ca = self.ca
-        return hub_client_context(ca.client_cert_file, ca.client_key_file, ca.ca_file)
+        return self.hub_context()
 
     def second_client(self, folder: Path) -> tuple[Path, Path]:
         """Another clientAuth certificate from this same CA (as a thief with its key would make)."""
@@ -70,10 +54,6 @@ class Hub:
         write_private(folder / "thief.key", key_pem(key))
         write_public(folder / "thief.crt", cert.public_bytes(serialization.Encoding.PEM))
         return folder / "thief.crt", folder / "thief.key"
-
-
-def server_context(files: AgentFiles) -> ssl.SSLContext:
-    return agent_server_context(files.cert, files.key, files.hub_ca)
 
 
 def client_with(cert: Path, key: Path, ca: Path) -> ssl.SSLContext:

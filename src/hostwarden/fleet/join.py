@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import json
 import ssl
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from hostwarden.fleet.identity import AgentFiles
 from hostwarden.fleet.pki import agent_dns_name, fingerprint, key_pem, make_csr, new_key
 from hostwarden.fleet.tls import check_fingerprint
 from hostwarden.fleet.tokens import EnrolmentToken
+from hostwarden.listening import is_loopback
 
 ENROL_PATH = "/fleet/enroll"
 MAX_ANSWER = 64 * 1024
@@ -66,18 +66,9 @@ def check_hub_url(url: str) -> str:
         raise InvalidInput("the hub URL is https://HOST[:PORT][/PATH]")
     if parts.username or parts.password:
         raise InvalidInput("the hub URL must not hold credentials")
-    if parts.scheme == "http" and not _loopback(host):
+    if parts.scheme == "http" and not is_loopback(host):
         raise InvalidInput("the token would travel in clear: use https:// for the hub")
     return url.rstrip("/")
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _certificate(pem: object, what: str) -> x509.Certificate:

@@ -16,7 +16,8 @@ from starlette.staticfiles import StaticFiles
 from hostwarden.config import Settings
 from hostwarden.core.service import AccessCore
 from hostwarden.errors import ConfigError
-from hostwarden.metrics import Metrics, health, is_loopback
+from hostwarden.listening import is_loopback
+from hostwarden.metrics import Metrics, health
 from hostwarden.web import audit, auth, containers, effective, host, hosts, manage, pages, users
 from hostwarden.web.actions import ACCOUNT
 from hostwarden.web.console import Console, Denied

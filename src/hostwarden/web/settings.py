@@ -16,20 +16,11 @@ from pydantic import (
 )
 
 from hostwarden.errors import ConfigError
+from hostwarden.listening import is_loopback
 
 MAX_HOPS = 10
 LOOPBACK_NETWORKS = ["127.0.0.0/8", "::1/128"]
 PLAIN_HTTP_RULE = "web.plain_http is allowed only when web.host is a loopback address"
-
-
-def is_loopback(host: str) -> bool:
-    """``localhost`` or a loopback IP address (nothing else, not even an empty host)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class WebSettings(BaseModel):
