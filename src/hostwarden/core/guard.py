@@ -17,6 +17,7 @@ from hostwarden.core.decision import (
     Decision,
     DecisionContext,
     DecisionPlan,
+    DecisionResult,
     OutboxEntry,
     Verdict,
     actor_ref,
@@ -95,12 +96,19 @@ class Guard:
         ):
             await self._directory.resolve(actor)
             self._known_accounts.add(telegram_id)
-        result = await self._decisions.decide(
-            DecisionPlan(actor, action, self._clock.now(), self._context, host)
-        )
+        result = await self._decisions.decide(self.plan(actor, action, host))
+        self.logged(result)
+        return result.decision
+
+    def plan(self, actor: Actor, action: str, host: str | None = None) -> DecisionPlan:
+        """The plan :meth:`decide` runs, for a store step that runs it with other work
+        (:mod:`hostwarden.core.viewing`): only for actors with no Telegram ID."""
+        return DecisionPlan(actor, action, self._clock.now(), self._context, host)
+
+    def logged(self, result: DecisionResult) -> None:
+        """Log the committed events of a decision (their rows are already in the store)."""
         for event in result.writes.events:
             self._audit.logged(event)
-        return result.decision
 
     def hosts_for(self, user: User) -> frozenset[str] | None:
         """The hosts ``user`` may act on (``None``: all): for pickers and overviews."""

@@ -28,6 +28,7 @@ from hostwarden.core.settings import (
     TotpSettings,
 )
 from hostwarden.core.totp import TotpService
+from hostwarden.core.viewing import Viewing
 from hostwarden.storage.base import Store
 
 LOG = logging.getLogger("hostwarden.core")
@@ -107,6 +108,8 @@ class AccessCore:
             settings.access,
             store.decisions,
         )
+        # The console's per-request access work, one store step (core/viewing.py).
+        self.viewing = Viewing(store.views, self.sessions, self.guard, self.directory, clock)
 
     def dispatcher(self, notifiers: list[Notifier]) -> AlertDispatcher:
         """A dispatcher that delivers this core's outbox through ``notifiers``."""

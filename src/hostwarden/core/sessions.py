@@ -76,7 +76,8 @@ class SessionManager:
         await self._store.put(record)
         return Session(token, record)
 
-    def _limits(self, now: datetime) -> tuple[datetime, datetime]:
+    def limits(self, now: datetime) -> tuple[datetime, datetime]:
+        """A session is live at ``now`` if last seen after the first, created after the second."""
         idle_after = now - timedelta(seconds=self._settings.idle_seconds)
         created_after = now - timedelta(seconds=self._settings.absolute_seconds)
         return idle_after, created_after
@@ -91,30 +92,35 @@ class SessionManager:
         if not token:
             return None
         now = self._clock.now()
-        idle_after, created_after = self._limits(now)
+        idle_after, created_after = self.limits(now)
         record = await self._store.touch(hash_token(token), now, idle_after, created_after)
         if record is None:
             return None
-        if not self._bound(record, ip, user_agent):
-            await self._store.delete(record.token_hash)
-            await self._audit.record(
-                Kind.SESSION_BINDING_MISMATCH,
-                actor=f"ip:{ip}" if ip else "",
-                subject=who or f"uid:{record.user_id}",
-                session=record.handle,
-            )
-            await self._alerts.raise_alert(
-                Alert(
-                    "session",
-                    "Session used from another address or browser; it was ended",
-                    now,
-                    username=who.partition(":")[2] or None,
-                )
-            )
+        if not self.bound(record, ip, user_agent):
+            await self.mismatch(record, ip, who)
             return None
         return record
 
-    def _bound(self, record: SessionRecord, ip: str | None, user_agent: str | None) -> bool:
+    async def mismatch(self, record: SessionRecord, ip: str | None, who: str = "") -> None:
+        """End a session used from another address or browser; audit it and raise an alert."""
+        await self._store.delete(record.token_hash)
+        await self._audit.record(
+            Kind.SESSION_BINDING_MISMATCH,
+            actor=f"ip:{ip}" if ip else "",
+            subject=who or f"uid:{record.user_id}",
+            session=record.handle,
+        )
+        await self._alerts.raise_alert(
+            Alert(
+                "session",
+                "Session used from another address or browser; it was ended",
+                self._clock.now(),
+                username=who.partition(":")[2] or None,
+            )
+        )
+
+    def bound(self, record: SessionRecord, ip: str | None, user_agent: str | None) -> bool:
+        """Whether ``record`` is bound to this client under the binding policy."""
         policy = self._settings.binding
         if policy is BindingPolicy.OFF:
             return True
@@ -129,13 +135,13 @@ class SessionManager:
         if not token:
             return None
         now = self._clock.now()
-        return await self._store.touch(hash_token(token), now, *self._limits(now))
+        return await self._store.touch(hash_token(token), now, *self.limits(now))
 
     async def rotate(self, token: str, mfa: bool = False) -> Session | None:
         """Replace a session's token (after a privilege step); the old token stops working."""
         old_hash = hash_token(token)
         now = self._clock.now()
-        current = await self._store.touch(old_hash, now, *self._limits(now))
+        current = await self._store.touch(old_hash, now, *self.limits(now))
         if current is None:
             return None
         fresh = new_token()
@@ -173,7 +179,7 @@ class SessionManager:
 
     async def clear_expired_sessions(self) -> int:
         """Delete idle or too-old sessions; run at start and periodically."""
-        idle_after, created_after = self._limits(self._clock.now())
+        idle_after, created_after = self.limits(self._clock.now())
         return await self._store.purge(idle_after, created_after)
 
     def mfa_fresh(self, mfa_at: datetime | None) -> bool:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from hostwarden.core.decision import DecisionPlan, DecisionResult
     from hostwarden.storage.fleet import EnrolmentStore, HostStore
     from hostwarden.storage.pending import ConversationStore, PendingStore
+    from hostwarden.storage.views import SessionViewStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,6 +327,8 @@ class Store(Protocol):
     def enrolments(self) -> EnrolmentStore: ...
     @property
     def decisions(self) -> DecisionStore: ...
+    @property
+    def views(self) -> SessionViewStore: ...
     @property
     def health(self) -> StoreHealth: ...
 

@@ -29,6 +29,7 @@ from hostwarden.storage.memory_decisions import MemoryDecisions
 from hostwarden.storage.memory_fleet import MemoryEnrolments, MemoryHosts
 from hostwarden.storage.memory_outbox import MemoryOutbox
 from hostwarden.storage.memory_pending import MemoryConversations, MemoryPending
+from hostwarden.storage.memory_views import MemoryViews
 
 
 class MemoryUsers:
@@ -344,6 +345,7 @@ class MemoryStore:
         self.hosts = MemoryHosts()
         self.enrolments = MemoryEnrolments(self.hosts)
         self.decisions = MemoryDecisions(self)
+        self.views = MemoryViews(self)
         self.health = StoreHealth()  # memory is never lost while the process runs
 
     async def start(self) -> None:

@@ -107,18 +107,22 @@ class Console:
         cached = getattr(request.state, "viewer", _UNSET)
         if cached is not _UNSET:
             return cast(Viewer | None, cached)
+        viewer, _ = await self._sight(request)
+        return viewer
+
+    async def _sight(
+        self, request: Request, action: str | None = None, host: str | None = None
+    ) -> tuple[Viewer | None, Decision | None]:
+        """The viewer and, with ``action``, the guard's decision: one store step
+        (:mod:`hostwarden.core.viewing`). The viewer is kept for the rest of the request."""
         token = _issued(request.cookies.get(self.settings.cookie_name, ""))
         ip, agent = client_ip(request), user_agent(request)
+        sight = await self.core.viewing.view(token, ip, agent, action, host)
         found: Viewer | None = None
-        record = await self.core.sessions.validate(token, ip, agent) if token else None
-        if record is not None:
-            user = await self.core.store.users.by_id(record.user_id)
-            if user is not None:
-                resolved = self.core.directory.resolve_user(user)
-                if resolved is not None and not resolved.locked:
-                    found = Viewer(resolved, record, token, ip, agent)
+        if sight.record is not None and sight.user is not None:
+            found = Viewer(sight.user, sight.record, token, ip, agent, sight.enrolled)
         request.state.viewer = found
-        return found
+        return found, sight.decision
 
     async def logged_in(self, request: Request) -> Viewer:
         """The viewer, half logged in or not; without a session, raises a redirect to /login."""
@@ -131,7 +135,10 @@ class Console:
         """Where a half-logged-in viewer must go first: the code page or forced enrolment."""
         if viewer.session.mfa_at is not None:
             return None
-        if await self.core.totp.is_enrolled(viewer.user):
+        enrolled = viewer.enrolled
+        if enrolled is None:
+            enrolled = await self.core.totp.is_enrolled(viewer.user)
+        if enrolled:
             return "/login/code"
         if viewer.is_admin:
             return "/enrol"
@@ -144,15 +151,21 @@ class Console:
         Without a session: to /login; half logged in or without a fresh code: to the code step
         (or enrolment); over the rate limit: 429; refused: 403. Each comes back to this page.
         """
-        viewer = await self.viewer(request)
+        started = timer()
+        cached = getattr(request.state, "viewer", _UNSET)
+        if cached is _UNSET:  # the session, its user and the decision in one store step
+            viewer, decision = await self._sight(request, action, host)
+        else:  # the viewer was resolved earlier in this request: the guard decides apart
+            viewer, decision = cast(Viewer | None, cached), None
         back = quote(here(request))
         if viewer is None:
             raise Denied(RedirectResponse(f"/login?next={back}", 303))
         due = await self.second_factor_due(viewer)
         if due is not None:
             raise Denied(RedirectResponse(f"{due}?next={back}", 303))
-        started = timer()
-        decision = await self.core.guard.decide(viewer.actor(), action, host)
+        if decision is None:
+            started = timer()
+            decision = await self.core.guard.decide(viewer.actor(), action, host)
         if self.metrics is not None:
             self.metrics.decided("web", decision.verdict.value, timer() - started)
         if decision.verdict is Verdict.ALLOW:

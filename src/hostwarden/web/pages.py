@@ -156,7 +156,9 @@ async def revoke(request: Request) -> Response:
 async def account(request: Request) -> Response:
     console: Console = request.app.state.console
     viewer = await console.require(request, ACCOUNT)
-    enrolled = await console.core.totp.is_enrolled(viewer.user)
+    enrolled = viewer.enrolled  # read with the session, in the same store step
+    if enrolled is None:
+        enrolled = await console.core.totp.is_enrolled(viewer.user)
     return console.page(request, "account.html", viewer, enrolled=enrolled)
 
 

@@ -19,6 +19,7 @@ class Viewer:
     token: str
     ip: str | None
     user_agent: str | None
+    enrolled: bool | None = None  # a confirmed second factor, as read with the session
 
     @property
     def is_admin(self) -> bool:

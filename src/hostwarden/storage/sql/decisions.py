@@ -60,9 +60,13 @@ class SqlDecisions:
 
     async def decide(self, plan: DecisionPlan) -> DecisionResult:
         async with self._db.write() as conn:
-            read = await self._read(conn, plan)
-            result = plan.evaluate(read)
-            events = await self._write(conn, plan, result)
+            return await self.decide_in(conn, plan)
+
+    async def decide_in(self, conn: AsyncConnection, plan: DecisionPlan) -> DecisionResult:
+        """Read, evaluate and write ``plan`` inside ``conn``'s open transaction."""
+        read = await self._read(conn, plan)
+        result = plan.evaluate(read)
+        events = await self._write(conn, plan, result)
         return dataclasses.replace(result, writes=dataclasses.replace(result.writes, events=events))
 
     async def _read(self, conn: AsyncConnection, plan: DecisionPlan) -> _Read:

@@ -20,26 +20,30 @@ import contextlib
 import logging
 from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import asyncpg  # type: ignore[import-untyped]  # no type stubs; used through the protocols below
 
+from hostwarden.core.viewing import ViewPlan
 from hostwarden.errors import StorageError, scrub
 from hostwarden.storage.sql.availability import MAX_REASON, unavailable_reason
 from hostwarden.storage.sql.pg_batch import Connection, decide_batch
+from hostwarden.storage.sql.pg_views import view_on
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from hostwarden.core.decision import DecisionPlan, DecisionResult
     from hostwarden.core.health import StoreHealth
+    from hostwarden.core.viewing import SessionView
 
 LOG = logging.getLogger("hostwarden.store")
 # Batches run one after another, so a process's audit ids follow its decisions: the writer
 # never holds more than one connection. The pool reopens it when the server dropped it.
 CONNECTIONS = 1
 CLOSE_SECONDS = 10.0
-_Item = tuple["DecisionPlan", "asyncio.Future[DecisionResult]"]
+# A decision, or a console request's view (core/viewing.py), with the future its caller awaits.
+_Item = tuple["DecisionPlan | ViewPlan", "asyncio.Future[Any]"]
 
 # Lost, not merely failed: no connection, the server shutting down or refusing new work, the
 # database or role gone. A query cancelled by a timeout is an error of that batch alone.
@@ -102,11 +106,18 @@ class PgDecisions:
         self._closed = False
 
     async def decide(self, plan: DecisionPlan) -> DecisionResult:
+        return cast("DecisionResult", await self._queue(plan))
+
+    async def view(self, plan: ViewPlan) -> SessionView:
+        """A console request's access work (:mod:`.pg_views`), by this store's writer."""
+        return cast("SessionView", await self._queue(plan))
+
+    async def _queue(self, work: DecisionPlan | ViewPlan) -> Any:
         if self._closed:
             raise StorageError("the store is closed")
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[DecisionResult] = loop.create_future()
-        self._pending.append((plan, future))
+        future: asyncio.Future[Any] = loop.create_future()
+        self._pending.append((work, future))
         if self._writer is None:
             self._writer = loop.create_task(self._drain(), name="hostwarden-decisions")
         return await future
@@ -132,10 +143,34 @@ class PgDecisions:
             self._writer = None
 
     async def _run(self, batch: list[_Item]) -> None:
+        plans = [item for item in batch if not isinstance(item[0], ViewPlan)]
+        if plans:
+            await self._decide(plans)
+        for item in batch:
+            if isinstance(item[0], ViewPlan):
+                await self._view(item[0], item[1])
+
+    async def _view(self, plan: ViewPlan, future: asyncio.Future[Any]) -> None:
+        """One view in a transaction of its own: a failure is its caller's alone."""
         try:
             pool = await self._usable_pool()
             async with pool.acquire() as conn:
-                answers = await decide_batch(conn, [plan for plan, _ in batch])
+                seen = await view_on(conn, plan)
+        except Exception as exc:
+            self._settle([(plan, future)], exc)
+            return
+        except BaseException:
+            future.cancel()
+            raise
+        self._health.ok()
+        if not future.done():
+            future.set_result(seen)
+
+    async def _decide(self, batch: list[_Item]) -> None:
+        try:
+            pool = await self._usable_pool()
+            async with pool.acquire() as conn:
+                answers = await decide_batch(conn, [cast("DecisionPlan", p) for p, _ in batch])
         except Exception as exc:
             self._settle(batch, exc)
             return

@@ -11,7 +11,9 @@ with no thread hop. When another connection holds the lock (another process, or 
 SQLAlchemy engine), the batch is tried again on a later turn of the loop, later decisions queued
 behind it in order, so the lock is never held while the loop does anything else. Accounts and
 blocks are read from a cache checked against ``PRAGMA data_version`` (:mod:`.sqlite_cache`),
-and the decisions of known users commit ahead of strangers' in a batch of their own.
+and the decisions of known users commit ahead of strangers' in a batch of their own. A console
+request's access work (:mod:`.sqlite_views`: the session, its user, the decision) queues here
+too and runs in the same transactions, as a known user's.
 """
 
 from __future__ import annotations
@@ -20,24 +22,51 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from hostwarden.core.viewing import ViewPlan
 from hostwarden.errors import StorageError
+from hostwarden.storage.sql import sqlite_views
 from hostwarden.storage.sql.availability import SqliteFile
 from hostwarden.storage.sql.sqlite_cache import ReadCache
 from hostwarden.storage.sql.sqlite_link import Checkpoints, Link
-from hostwarden.storage.sql.sqlite_rows import decide_in
 
 if TYPE_CHECKING:
     from hostwarden.core.decision import DecisionPlan, DecisionResult
     from hostwarden.core.health import StoreHealth
+    from hostwarden.core.viewing import SessionView
 
 LOG = logging.getLogger("hostwarden.store")
 CHECKPOINT_EVERY = 1000  # commits on the loop between two passive checkpoints in the thread
 LOCK_WAIT_MS = 30_000  # how long a batch waits for another connection's write lock, at most
 RETRY_MAX_SECONDS = 0.02
-_Item = tuple["DecisionPlan", asyncio.Future["DecisionResult"]]
-_Answer = tuple[asyncio.Future["DecisionResult"], "DecisionResult | BaseException"]
+T = TypeVar("T")
+
+
+class Write:
+    """Other work on the decision connection (the outbox's writes, :mod:`.sqlite_outbox`): a
+    function of the open transaction, with no await, run and committed in a decision batch."""
+
+    __slots__ = ("run",)
+
+    def __init__(self, run: Callable[[sqlite3.Connection], object]) -> None:
+        self.run = run
+
+
+# A decision, a console request's view (core/viewing.py) or a write, with the future its caller
+# awaits; the answer is what it returned (a decision's result, a view, a write's value).
+_Item = tuple["DecisionPlan | ViewPlan | Write", asyncio.Future[Any]]
+_Answer = tuple[asyncio.Future[Any], "DecisionResult | SessionView | BaseException | object"]
+
+
+def step_in(
+    conn: sqlite3.Connection, work: DecisionPlan | ViewPlan | Write, cache: ReadCache | None
+) -> object:
+    """A queued item, inside ``conn``'s open transaction."""
+    if isinstance(work, Write):
+        return work.run(conn)
+    return sqlite_views.step_in(conn, work, cache)
 
 
 def _locked(exc: sqlite3.OperationalError) -> bool:
@@ -52,7 +81,7 @@ def _transact(
         conn.execute("BEGIN IMMEDIATE")
     try:
         if len(batch) == 1:  # alone, the transaction is its savepoint
-            answers: list[_Answer] = [(batch[0][1], decide_in(conn, batch[0][0], cache))]
+            answers: list[_Answer] = [(batch[0][1], step_in(conn, batch[0][0], cache))]
         else:
             answers = _decide_all(conn, batch, cache)
         conn.execute("COMMIT")
@@ -73,7 +102,7 @@ def _decide_all(
     failed plan's writes are lost and only its caller gets the error."""
     conn.execute("SAVEPOINT batch")
     try:
-        answers: list[_Answer] = [(future, decide_in(conn, plan, cache)) for plan, future in batch]
+        answers: list[_Answer] = [(future, step_in(conn, plan, cache)) for plan, future in batch]
     except sqlite3.OperationalError:
         raise  # the database itself failed: the whole batch fails closed
     except Exception:
@@ -86,11 +115,11 @@ def _decide_all(
 
 
 def _decide_saved(
-    conn: sqlite3.Connection, plan: DecisionPlan, cache: ReadCache | None
-) -> DecisionResult | Exception:
+    conn: sqlite3.Connection, plan: DecisionPlan | ViewPlan | Write, cache: ReadCache | None
+) -> object:
     conn.execute("SAVEPOINT decision")
     try:
-        result = decide_in(conn, plan, cache)
+        result = step_in(conn, plan, cache)
     except sqlite3.OperationalError:
         raise  # the database itself failed: the whole batch fails closed
     except Exception as exc:  # this plan alone failed: undo its writes, answer it an error
@@ -119,9 +148,21 @@ class SqliteDecisions:
         self._checkpoints = Checkpoints(Link(file, busy_ms=LOCK_WAIT_MS, autocheckpoint=True))
 
     async def decide(self, plan: DecisionPlan) -> DecisionResult:
+        return cast("DecisionResult", await self._queue(plan))
+
+    async def view(self, plan: ViewPlan) -> SessionView:
+        """A console request's access work (:mod:`.sqlite_views`), in a decision batch."""
+        return cast("SessionView", await self._queue(plan))
+
+    async def write(self, run: Callable[[sqlite3.Connection], T]) -> T:
+        """``run`` (reads and writes, no await) in a decision batch's transaction, committed
+        before it returns: the write lock is held only while the flush runs on the loop."""
+        return cast("T", await self._queue(Write(run)))
+
+    async def _queue(self, work: DecisionPlan | ViewPlan | Write) -> Any:
         loop = self._loop = asyncio.get_running_loop()
-        future: asyncio.Future[DecisionResult] = loop.create_future()
-        self._pending.append((plan, future))
+        future: asyncio.Future[Any] = loop.create_future()
+        self._pending.append((work, future))
         if not self._flush_scheduled:
             self._flush_scheduled = True
             loop.call_soon(self._flush)
@@ -196,14 +237,21 @@ class SqliteDecisions:
         command does not wait for a flood's database work. Nothing is skipped: each decision
         still commits before its answer, and one actor's decisions keep their order.
         """
-        known = [item for item in batch if self._cache.known(item[0])]
+        known = [item for item in batch if self._known(item[0])]
         if not known or len(known) == len(batch):
             return batch
-        self._pending[:0] = [item for item in batch if not self._cache.known(item[0])]
+        self._pending[:0] = [item for item in batch if not self._known(item[0])]
         if not self._flush_scheduled:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)
         return known
+
+    def _known(self, work: DecisionPlan | ViewPlan | Write) -> bool:
+        # A view is a session's: its decision, if any, is a logged-in user's. A write (the
+        # outbox's) goes with the strangers, keeping the known users' batch small.
+        if isinstance(work, Write):
+            return False
+        return isinstance(work, ViewPlan) or self._cache.known(work)
 
     def answer(self, answers: list[_Answer]) -> None:
         """Answer each caller (on the loop) after a commit."""

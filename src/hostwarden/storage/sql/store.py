@@ -15,6 +15,8 @@ from hostwarden.storage.sql.pending import SqlConversations, SqlPending
 from hostwarden.storage.sql.pg_decisions import PgDecisions, connect_args
 from hostwarden.storage.sql.security import SqlAudit, SqlBlocks, SqlCounters
 from hostwarden.storage.sql.sqlite_decisions import SqliteDecisions
+from hostwarden.storage.sql.sqlite_outbox import SqliteOutbox
+from hostwarden.storage.sql.views import SqlViews
 
 __all__ = ["SqlStore", "normalise_url"]
 
@@ -35,7 +37,7 @@ class SqlStore:
         self.totp = SqlTotp(self.db)
         self.elevations = SqlElevations(self.db)
         self.audit = SqlAudit(self.db)
-        self.outbox = SqlOutbox(self.db)
+        self.outbox: SqlOutbox | SqliteOutbox = SqlOutbox(self.db)
         self.pending = SqlPending(self.db)
         self.conversations = SqlConversations(self.db)
         self.hosts = SqlHosts(self.db)
@@ -43,10 +45,19 @@ class SqlStore:
         self.decisions: SqliteDecisions | PgDecisions | SqlDecisions
         if self.db.file is not None:
             self.decisions = SqliteDecisions(self.db.file, self.health)
+            # The outbox's writes join the decision batches: no lock held across loop turns.
+            self.outbox = SqliteOutbox(self.db, self.decisions)
         elif self.db.dialect == "postgresql":
             self.decisions = PgDecisions(connect_args(self.db.engine), self.health)
         else:  # an SQLite database in memory
             self.decisions = SqlDecisions(self.db, self.users)
+        # A console request's access work: by the decision store of an SQLite file (in its
+        # batches) or of PostgreSQL (asyncpg), else one SQLAlchemy transaction (sql/views.py).
+        self.views: SqliteDecisions | PgDecisions | SqlViews = (
+            SqlViews(self.db, self.users, self.decisions)
+            if isinstance(self.decisions, SqlDecisions)
+            else self.decisions
+        )
 
     async def start(self) -> None:
         """Apply pending migrations; from then on an SQLite file is never created again."""
