@@ -65,7 +65,7 @@ async def bench_bot(backends: Backends, backend: str) -> AsyncIterator[BotApp]:
 class _AllowEverything:
     """A guard that asks no store: every update is allowed, as if there were no access control."""
 
-    async def decide(self, actor: Actor, action: str) -> Decision:
+    async def decide(self, actor: Actor, action: str, host: str | None = None) -> Decision:
         return Decision(Verdict.ALLOW, "bench")
 
 
@@ -75,7 +75,7 @@ def ungated_dispatcher(services: BotServices) -> Dispatcher:
     Routers dispatch on the gate's reading, so the reading stays; the decision is the part left
     out.
     """
-    core = SimpleNamespace(guard=_AllowEverything())
+    core = SimpleNamespace(guard=_AllowEverything(), health=SimpleNamespace(available=True))
     ungated = dataclasses.replace(services, core=core)  # type: ignore[arg-type]
     dispatcher = Dispatcher(storage=MemoryStorage(), hw=ungated)
     dispatcher.update.outer_middleware(AccessGate(ungated))

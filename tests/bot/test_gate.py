@@ -131,3 +131,23 @@ async def test_a_known_user_flooding_the_bot_is_slowed(harness: Harness) -> None
     harness.clock.advance(10)
     assert await harness.say(USER_ID, "/getmyid")
     assert await harness.core.lockout.list_blocks() == []
+
+
+async def test_one_host_means_no_store_read_for_a_picked_host(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With nothing to choose, neither a stranger's flood nor a user's views read the chat's
+    pick from the store (with several hosts, tests/bot/test_fleet.py covers the pick)."""
+    from hostwarden.bot import gate
+
+    reads: list[object] = []
+
+    async def counted(state: object) -> str | None:
+        reads.append(state)
+        return None
+
+    monkeypatch.setattr(gate, "chosen_host", counted)
+    assert await harness.say(STRANGER_ID, "/status") == []
+    assert await harness.say(USER_ID, "/status")
+    await harness.press(USER_ID, "v:menu")
+    assert reads == []

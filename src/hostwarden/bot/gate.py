@@ -139,8 +139,10 @@ class AccessGate(BaseMiddleware):
     async def _chosen(self, data: dict[str, Any]) -> str | None:
         """The host picked in this chat, while the fleet still has it (kept in ``data``)."""
         if "hw_chosen_host" not in data:
-            chosen = await chosen_host(data.get("state"))
-            data["hw_chosen_host"] = chosen if chosen in self._services.hosts().names() else None
+            names = self._services.hosts().names()
+            # One host: nothing to choose, so no store read (a stranger's flood must not cost one).
+            chosen = await chosen_host(data.get("state")) if len(names) > 1 else None
+            data["hw_chosen_host"] = chosen if chosen in names else None
         found: str | None = data["hw_chosen_host"]
         return found
 
