@@ -9,6 +9,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from hostwarden.storage.base import AuditEvent, AuditQuery
 from hostwarden.storage.fleet import CertInfo, HostRecord, PendingEnrolment
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -106,3 +107,29 @@ class TestHosts:
         await store.hosts.remove("db1")
         assert not await store.hosts.renew("db1", cert(2).fingerprint, cert(4))
         assert await store.hosts.get("db1") is None  # a renewal never brings a host back
+
+
+class TestFleetEvents:
+    """Each change's audit event is written in the change's own transaction, and only with it."""
+
+    async def events(self, store: Any) -> list[tuple[str, str]]:
+        found = await store.audit.query(AuditQuery())
+        return sorted((event.kind, event.detail.get("url", "-")) for event in found)
+
+    async def test_events_commit_with_their_change_and_never_without(self, store: Any) -> None:
+        draft = AuditEvent("host.enrolled", at(1), "ip:192.0.2.7", "host:db1", {"serial": "1"})
+        await store.enrolments.put(token("db1", "a" * 64, url="https://10.0.0.5:9443"), at(0))
+        assert await store.enrolments.redeem("b" * 64, "db1", at(1), cert(1), draft) is None
+        assert await self.events(store) == []  # a refused token writes no event
+        assert await store.enrolments.redeem("a" * 64, "db1", at(1), cert(1), draft) is not None
+        assert await self.events(store) == [("host.enrolled", "https://10.0.0.5:9443")]
+        renewed = AuditEvent("host.renewed", at(2), "hub", "host:db1", {})
+        assert not await store.hosts.renew("db1", "f" * 64, cert(2), renewed)
+        assert await store.hosts.renew("db1", cert(1).fingerprint, cert(2), renewed)
+        removed = AuditEvent("host.removed", at(3), "cli:root", "host:db1", {})
+        assert await store.hosts.remove("db1", removed)
+        assert not await store.hosts.remove("db1", removed)
+        assert await self.events(store) == [
+            ("host.enrolled", "https://10.0.0.5:9443"), ("host.removed", "-"),
+            ("host.renewed", "-"),
+        ]  # fmt: skip

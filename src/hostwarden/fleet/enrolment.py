@@ -28,6 +28,7 @@ from hostwarden.storage.fleet import (
     HostRecord,
     HostStore,
     PendingEnrolment,
+    with_url,
 )
 from hostwarden.storage.pending import Pending, PendingStore
 
@@ -92,9 +93,10 @@ async def remove_host(hosts: HostStore, audit: AuditTrail, name: str, actor: str
 
     Needs no CA: what the hub trusts is the store's record, gone from here on.
     """
-    if not await hosts.remove(check_host_name(name)):
+    event = audit.draft(Kind.HOST_REMOVED, actor, f"host:{check_host_name(name)}")
+    if not await hosts.remove(name, event):  # the event commits with the removal
         return False
-    await audit.record(Kind.HOST_REMOVED, actor, f"host:{name}")
+    audit.logged(event)
     return True
 
 
@@ -157,13 +159,16 @@ class HubEnrolment:
             raise EnrolmentRefused
         now = self._clock.now()
         issued = self.ca.sign_agent(csr_pem, token.name, now, self.cert_days)
-        host = await self._enrolments.redeem(token.secret_hash, token.name, now, issued.info)
+        info = issued.info
+        event = self._audit.draft(
+            Kind.HOST_ENROLLED, actor, f"host:{token.name}", serial=info.serial,
+            fingerprint=info.fingerprint, not_after=info.not_after.isoformat(),
+        )  # fmt: skip
+        # The token goes, the host comes and the event is written in one transaction.
+        host = await self._enrolments.redeem(token.secret_hash, token.name, now, info, event)
         if host is None:
             raise EnrolmentRefused
-        await self._audit.record(
-            Kind.HOST_ENROLLED, actor, f"host:{host.name}", serial=host.serial,
-            fingerprint=host.fingerprint, not_after=host.not_after.isoformat(), url=host.url or "",
-        )  # fmt: skip
+        self._audit.logged(with_url(event, host.url))
         return Enrolled(
             host, issued.pem, self.ca.ca_pem, self.ca.client_fingerprint, self.ca.client_pem
         )
@@ -200,13 +205,15 @@ class HubEnrolment:
 
     async def _renewed(self, host: str, old_fingerprint: str, cert: CertInfo) -> bool:
         """Make ``cert`` the host's certificate if it still has ``old_fingerprint``; audit it."""
-        if not await self._hosts.renew(host, old_fingerprint, cert):
-            return False
-        await self._pending.take(RENEWAL, host, old_fingerprint, self._clock.now())
-        await self._audit.record(
+        event = self._audit.draft(
             Kind.HOST_RENEWED, "hub", f"host:{host}", serial=cert.serial,
             fingerprint=cert.fingerprint, not_after=cert.not_after.isoformat(),
         )  # fmt: skip
+        if not await self._hosts.renew(host, old_fingerprint, cert, event):  # one transaction
+            return False
+        self._audit.logged(event)
+        # The pending note only served to adopt this certificate; it expires anyway if left.
+        await self._pending.take(RENEWAL, host, old_fingerprint, self._clock.now())
         return True
 
     def renewal_due(self, host: HostRecord) -> bool:

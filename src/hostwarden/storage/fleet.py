@@ -8,9 +8,13 @@ expires, whatever runs concurrently in this process or another.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from hostwarden.storage.base import AuditEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,14 +69,17 @@ class HostStore(Protocol):
     ``renew`` replaces the certificate only while the stored fingerprint is still
     ``expected_fingerprint`` (a removed or re-enrolled host is never brought back); ``seen``
     records a contact (and the agent's version, unless ``None``); ``remove`` deletes the host and
-    its pending token, ``True`` if either was there.
+    its pending token, ``True`` if either was there. ``renew`` and ``remove`` append their audit
+    ``event`` (if given) in the same transaction as the change, and only when there was one.
     """
 
     async def get(self, name: str) -> HostRecord | None: ...
     async def list(self) -> list[HostRecord]: ...
-    async def renew(self, name: str, expected_fingerprint: str, cert: CertInfo) -> bool: ...
+    async def renew(
+        self, name: str, expected_fingerprint: str, cert: CertInfo, event: AuditEvent | None = None
+    ) -> bool: ...
     async def seen(self, name: str, at: datetime, agent_version: str | None) -> bool: ...
-    async def remove(self, name: str) -> bool: ...
+    async def remove(self, name: str, event: AuditEvent | None = None) -> bool: ...
 
 
 class EnrolmentStore(Protocol):
@@ -82,11 +89,23 @@ class EnrolmentStore(Protocol):
     expired ones. ``redeem`` is atomic: it deletes the token whose hash is ``secret_hash`` if it
     belongs to ``name`` and has not expired at ``now``, and in the same transaction stores the
     host (url from the token, ``cert``, enrolled at ``now``), replacing any record of that name;
-    it returns the record, or ``None`` (and changes nothing) for any other token.
+    it returns the record, or ``None`` (and changes nothing) for any other token. Its audit
+    ``event`` (if given) is appended in the same transaction, its detail completed with the
+    token's ``url``.
     """
 
     async def put(self, pending: PendingEnrolment, now: datetime) -> None: ...
     async def redeem(
-        self, secret_hash: str, name: str, now: datetime, cert: CertInfo
+        self,
+        secret_hash: str,
+        name: str,
+        now: datetime,
+        cert: CertInfo,
+        event: AuditEvent | None = None,
     ) -> HostRecord | None: ...
     async def pending(self, now: datetime) -> list[PendingEnrolment]: ...
+
+
+def with_url(event: AuditEvent, url: str | None) -> AuditEvent:
+    """``event`` (a ``host.enrolled`` draft) with the redeemed token's ``url`` in its detail."""
+    return dataclasses.replace(event, detail={**event.detail, "url": url or ""})

@@ -342,7 +342,7 @@ class MemoryStore:
         self.outbox = MemoryOutbox()
         self.pending = MemoryPending()
         self.conversations = MemoryConversations()
-        self.hosts = MemoryHosts()
+        self.hosts = MemoryHosts(self.audit)
         self.enrolments = MemoryEnrolments(self.hosts)
         self.decisions = MemoryDecisions(self)
         self.views = MemoryViews(self)

@@ -9,16 +9,27 @@ from __future__ import annotations
 import dataclasses
 import hmac
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from hostwarden.storage.fleet import CertInfo, HostRecord, PendingEnrolment
+from hostwarden.storage.base import AuditEvent
+from hostwarden.storage.fleet import CertInfo, HostRecord, PendingEnrolment, with_url
+
+if TYPE_CHECKING:
+    from hostwarden.storage.memory import MemoryAudit
 
 
 class MemoryHosts:
     """Enrolled hosts by name; pending tokens live in :class:`MemoryEnrolments`."""
 
-    def __init__(self) -> None:
+    def __init__(self, audit: MemoryAudit | None = None) -> None:
         self.rows: dict[str, HostRecord] = {}
         self.pending: dict[str, PendingEnrolment] = {}
+        self.audit = audit
+
+    def record(self, event: AuditEvent | None) -> None:
+        """Append ``event`` in the same step as the change (no await in between)."""
+        if event is not None and self.audit is not None:
+            self.audit.add(event)
 
     async def get(self, name: str) -> HostRecord | None:
         return self.rows.get(name)
@@ -26,13 +37,16 @@ class MemoryHosts:
     async def list(self) -> list[HostRecord]:
         return sorted(self.rows.values(), key=lambda h: h.name)
 
-    async def renew(self, name: str, expected_fingerprint: str, cert: CertInfo) -> bool:
+    async def renew(
+        self, name: str, expected_fingerprint: str, cert: CertInfo, event: AuditEvent | None = None
+    ) -> bool:
         row = self.rows.get(name)
         if row is None or row.fingerprint != expected_fingerprint:
             return False
         self.rows[name] = dataclasses.replace(
             row, fingerprint=cert.fingerprint, serial=cert.serial, not_after=cert.not_after
         )
+        self.record(event)
         return True
 
     async def seen(self, name: str, at: datetime, agent_version: str | None) -> bool:
@@ -43,9 +57,12 @@ class MemoryHosts:
         self.rows[name] = dataclasses.replace(row, last_seen=at, agent_version=version)
         return True
 
-    async def remove(self, name: str) -> bool:
+    async def remove(self, name: str, event: AuditEvent | None = None) -> bool:
         had_token = self.pending.pop(name, None) is not None
-        return self.rows.pop(name, None) is not None or had_token
+        removed = self.rows.pop(name, None) is not None or had_token
+        if removed:
+            self.record(event)
+        return removed
 
 
 class MemoryEnrolments:
@@ -61,7 +78,12 @@ class MemoryEnrolments:
         tokens[pending.name] = pending
 
     async def redeem(
-        self, secret_hash: str, name: str, now: datetime, cert: CertInfo
+        self,
+        secret_hash: str,
+        name: str,
+        now: datetime,
+        cert: CertInfo,
+        event: AuditEvent | None = None,
     ) -> HostRecord | None:
         pending = self._hosts.pending.get(name)
         if pending is None or pending.expires_at <= now:
@@ -73,6 +95,8 @@ class MemoryEnrolments:
             name, pending.url, cert.fingerprint, cert.serial, cert.not_after, enrolled_at=now
         )
         self._hosts.rows[name] = host
+        if event is not None:
+            self._hosts.record(with_url(event, host.url))
         return host
 
     async def pending(self, now: datetime) -> list[PendingEnrolment]:

@@ -13,9 +13,11 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
-from hostwarden.storage.fleet import CertInfo, HostRecord, PendingEnrolment
+from hostwarden.storage.base import AuditEvent
+from hostwarden.storage.fleet import CertInfo, HostRecord, PendingEnrolment, with_url
 from hostwarden.storage.sql.db import Database
 from hostwarden.storage.sql.fleet_tables import fleet_enrolments, fleet_hosts
+from hostwarden.storage.sql.security import _append
 
 
 def _host(row: Any) -> HostRecord:
@@ -47,7 +49,9 @@ class SqlHosts:
             rows = await conn.execute(select(fleet_hosts).order_by(fleet_hosts.c.name))
             return [_host(row) for row in rows]
 
-    async def renew(self, name: str, expected_fingerprint: str, cert: CertInfo) -> bool:
+    async def renew(
+        self, name: str, expected_fingerprint: str, cert: CertInfo, event: AuditEvent | None = None
+    ) -> bool:
         c = fleet_hosts.c
         statement = (
             update(fleet_hosts)
@@ -55,7 +59,10 @@ class SqlHosts:
             .values(fingerprint=cert.fingerprint, serial=cert.serial, not_after=cert.not_after)
         )
         async with self._db.write() as conn:
-            return (await conn.execute(statement)).rowcount > 0
+            changed = (await conn.execute(statement)).rowcount > 0
+            if changed and event is not None:
+                await _append(conn, event)
+        return changed
 
     async def seen(self, name: str, at: datetime, agent_version: str | None) -> bool:
         values: dict[str, Any] = {"last_seen": at}
@@ -65,13 +72,16 @@ class SqlHosts:
         async with self._db.write() as conn:
             return (await conn.execute(statement)).rowcount > 0
 
-    async def remove(self, name: str) -> bool:
+    async def remove(self, name: str, event: AuditEvent | None = None) -> bool:
         async with self._db.write() as conn:
             token = await conn.execute(
                 delete(fleet_enrolments).where(fleet_enrolments.c.name == name)
             )
             host = await conn.execute(delete(fleet_hosts).where(fleet_hosts.c.name == name))
-            return host.rowcount > 0 or token.rowcount > 0
+            removed = host.rowcount > 0 or token.rowcount > 0
+            if removed and event is not None:
+                await _append(conn, event)
+        return removed
 
 
 class SqlEnrolments:
@@ -94,7 +104,12 @@ class SqlEnrolments:
             await conn.execute(self._db.upsert(fleet_enrolments, values, ["name"]))
 
     async def redeem(
-        self, secret_hash: str, name: str, now: datetime, cert: CertInfo
+        self,
+        secret_hash: str,
+        name: str,
+        now: datetime,
+        cert: CertInfo,
+        event: AuditEvent | None = None,
     ) -> HostRecord | None:
         c = fleet_enrolments.c
         take = (
@@ -120,6 +135,8 @@ class SqlEnrolments:
                 "agent_version": None,
             }
             await conn.execute(self._db.upsert(fleet_hosts, values, ["name"]))
+            if event is not None:
+                await _append(conn, with_url(event, host.url))
         return host
 
     async def pending(self, now: datetime) -> list[PendingEnrolment]:
