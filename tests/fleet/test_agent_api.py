@@ -103,7 +103,7 @@ async def test_lists_reads_and_restarts_a_real_container(
     details = await engine.details(container)
     assert details.summary.name == container and "while true" in details.command
     logs = await engine.logs(container, 2)
-    assert 1 <= len(logs.splitlines()) <= 2 and "tick" in logs
+    assert len(logs.splitlines()) in (1, 2) and "tick" in logs
     before = started_at(client, container)
     restarted = await engine.restart(container)
     assert restarted.state == "running" and restarted.name == container
