@@ -84,6 +84,7 @@ class Metrics:
             f"Outbox messages due for delivery now (at most {OUTBOX_CAP} counted).",
             registry=r,
         )
+        self._decided: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
         self.sessions = Gauge("hostwarden_sessions", "Stored console sessions.", registry=r)
         self.store_up = Gauge(
             "hostwarden_store_up", "1 if the store answered at the last scrape.", registry=r
@@ -95,9 +96,13 @@ class Metrics:
 
     def decided(self, front: str, verdict: str, seconds: float) -> None:
         """One guard decision: ``front`` is ``bot`` or ``web``; ``verdict`` a Verdict value."""
-        counter = self.updates if front == "bot" else self.web_decisions
-        counter.labels(verdict=verdict).inc()
-        self.guard_seconds.labels(front=front).observe(seconds)
+        children = self._decided.get((front, verdict))
+        if children is None:  # labels() takes a lock and builds a key: once per pair
+            counter = self.updates if front == "bot" else self.web_decisions
+            children = counter.labels(verdict=verdict), self.guard_seconds.labels(front=front)
+            self._decided[(front, verdict)] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def on_audit(self, event: AuditEvent) -> None:
         """The audit trail's observer: count the event by kind (unknown kinds as ``other``)."""

@@ -1,4 +1,4 @@
-"""Reads a decision store caches (accounts, blocks) never outlive a change by another process.
+"""Cached reads (accounts, blocks, counters) never outlive a change made by another process.
 
 Process B (a child with a core of its own) decides for an actor first, so whatever it caches is
 filled; then this process (A) changes that actor's account or block through its own store, and
@@ -14,9 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from hostwarden.core.audit import Kind
 from hostwarden.core.clock import ManualClock
-from hostwarden.core.identity import Role, User
+from hostwarden.core.identity import Actor, Role, User
 from hostwarden.core.service import AccessCore
+from hostwarden.storage.base import AuditQuery
 from hostwarden.storage.sql import SqlStore
 from tests.conftest import database_url_for
 from tests.contract import decide_worker
@@ -112,3 +114,16 @@ async def test_a_block_on_a_config_allowed_id_reaches_bs_next_decision(
     assert await b.decide(allowed) == "drop:blocked"
     await a.lockout.unblock(str(allowed), "admin")
     assert await b.decide(allowed) == "allow:allowed"
+
+
+async def test_a_stranger_counted_by_a_is_counted_on_by_bs_next_decision(
+    a_and_b: tuple[AccessCore, ProcessB],
+) -> None:
+    """B remembers the counter it moved; A's attempt must still count in B's next decision."""
+    a, b = a_and_b
+    stranger = FRIEND + 50
+    assert await b.decide(stranger) == "drop:unknown"  # attempt 1, by B
+    assert (await a.guard.decide(Actor(telegram_id=stranger), "host.view")).reason == "unknown"
+    assert await b.decide(stranger) == "drop:unknown"  # attempt 3, not 2 again
+    events = await a.store.audit.query(AuditQuery(kind=Kind.ACCESS_UNKNOWN, limit=10))
+    assert sorted(e.detail["attempt"] for e in events) == [1, 2, 3]

@@ -1,4 +1,5 @@
-"""The SQLite decision store: a failing plan, another writer's lock, known users first."""
+"""The SQLite decision store: a lone decision at once, group commit past the turn's budget, a
+failing plan, another writer's lock, known users first, a user's counter once per batch."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from typing import Any
 
 import pytest
 
+from hostwarden.core.audit import Kind
 from hostwarden.core.decision import DecisionPlan, DecisionResult
 from hostwarden.core.identity import Actor, Role, User
 from hostwarden.storage.base import AuditQuery
 from hostwarden.storage.sql import SqlStore
+from hostwarden.storage.sql.sqlite_decisions import SOLO_PER_TURN, SqliteDecisions
 from tests.contract.test_store_contract import DECISIONS, at
 
 FAILING = 999
@@ -32,6 +35,55 @@ def _plan(telegram_id: int, context: Any = DECISIONS) -> DecisionPlan:
     return DecisionPlan(Actor(telegram_id=telegram_id), "host.view", at(0), context)
 
 
+def _turns_budget(store: SqlStore) -> list[Any]:
+    """Strangers' decisions that use up this turn's decisions run at once (gathered first)."""
+    return [store.decisions.decide(_plan(700 + n)) for n in range(SOLO_PER_TURN)]
+
+
+async def test_a_lone_decision_is_answered_without_waiting_a_turn(
+    sqlite_store: SqlStore,
+) -> None:
+    step = sqlite_store.decisions.decide(_plan(790))
+    with pytest.raises(StopIteration) as finished:  # never suspended: no loop turn, no future
+        step.send(None)
+    assert finished.value.value.decision.reason == "unknown"
+    events = await sqlite_store.audit.query(AuditQuery(limit=10))
+    assert "tg:790" in [e.actor for e in events]  # committed before it was answered
+
+
+async def test_decisions_past_the_turns_budget_share_one_commit(sqlite_store: SqlStore) -> None:
+    decisions = sqlite_store.decisions
+    assert isinstance(decisions, SqliteDecisions)
+    before = decisions._commits
+    extra = 40
+    queued = [decisions.decide(_plan(1000 + n)) for n in range(extra)]
+    results = await asyncio.gather(*_turns_budget(sqlite_store), *queued)
+    assert [r.decision.reason for r in results] == ["unknown"] * (SOLO_PER_TURN + extra)
+    assert decisions._commits - before == SOLO_PER_TURN + 1
+
+
+async def test_a_users_counter_moves_once_per_decision_in_one_batch(
+    sqlite_store: SqlStore,
+) -> None:
+    """Thirty decisions of one known user in one transaction: the counter row is written
+    once, and holds all thirty; the limit (2 in 10 s) lets exactly two through."""
+    await sqlite_store.users.create(User(0, "busy", (851,), frozenset({Role.USER})))
+    results = await asyncio.gather(
+        *_turns_budget(sqlite_store),
+        *(sqlite_store.decisions.decide(_plan(851)) for _ in range(30)),
+    )
+    mine = [r.decision.reason for r in results[SOLO_PER_TURN:]]
+    assert mine == ["allowed"] * 2 + ["rate"] * 28
+    throttled = await sqlite_store.audit.query(AuditQuery(kind=Kind.ACCESS_THROTTLED))
+    assert [e.detail["count"] for e in throttled] == [3]
+    again = await sqlite_store.decisions.decide(_plan(851))  # read back from the file
+    assert again.decision.reason == "rate"
+    path = sqlite_store.db.file.path  # type: ignore[union-attr]
+    with sqlite3.connect(path) as conn:
+        (count,) = conn.execute("SELECT count FROM counters WHERE key = 'rate:tg:851'").fetchone()
+    assert count == 31
+
+
 async def test_a_plan_that_fails_costs_only_its_own_decision(sqlite_store: SqlStore) -> None:
     def resolve(user: User) -> User | None:
         if FAILING in user.telegram_ids:
@@ -41,15 +93,17 @@ async def test_a_plan_that_fails_costs_only_its_own_decision(sqlite_store: SqlSt
     await sqlite_store.users.create(User(0, "odd", (FAILING,), frozenset({Role.USER})))
     context = dataclasses.replace(DECISIONS, resolve_user=resolve)
     results = await asyncio.gather(
+        *_turns_budget(sqlite_store),  # the three below then share a batch
         *(sqlite_store.decisions.decide(_plan(n, context)) for n in (801, FAILING, 802)),
         return_exceptions=True,
     )
-    first, failed, last = results
+    first, failed, last = results[SOLO_PER_TURN:]
     assert isinstance(failed, RuntimeError)
     assert isinstance(first, DecisionResult) and isinstance(last, DecisionResult)
     assert [r.decision.reason for r in (first, last)] == ["unknown", "unknown"]
-    events = await sqlite_store.audit.query(AuditQuery(limit=10))
-    assert sorted(e.actor or e.subject for e in events) == ["tg:801"] * 2 + ["tg:802"] * 2
+    events = await sqlite_store.audit.query(AuditQuery(limit=100))
+    mine = [e.actor or e.subject for e in events if e.actor in ("tg:801", "tg:802", "tg:999")]
+    assert sorted(mine) == ["tg:801", "tg:802"]
 
 
 async def test_decisions_wait_on_the_loop_while_another_connection_writes(
@@ -77,6 +131,8 @@ async def test_a_known_users_decision_is_answered_before_strangers_commit(
         await sqlite_store.decisions.decide(_plan(telegram_id))
         order.append(telegram_id)
 
-    await asyncio.gather(decide(831), decide(832), decide(821), decide(833))
+    await asyncio.gather(
+        *_turns_budget(sqlite_store), decide(831), decide(832), decide(821), decide(833)
+    )
     assert order[0] == 821
     assert sorted(order[1:]) == [831, 832, 833]

@@ -9,6 +9,8 @@ from hostwarden.core.settings import AccessSettings
 from hostwarden.errors import Conflict
 from hostwarden.storage.base import UserStore
 
+RESOLVED_ENTRIES = 1024  # accounts resolved recently, remembered per object
+
 
 class Directory:
     """Resolves actors to users. A user without any role counts as unknown."""
@@ -17,6 +19,7 @@ class Directory:
         self._users = users
         self._admins = frozenset(access.admin_telegram_ids)
         self._allowed = frozenset(access.allowed_telegram_ids) | self._admins
+        self._resolved: dict[int, tuple[User, User | None]] = {}
 
     def config_roles(self, telegram_id: int) -> frozenset[Role]:
         """Roles the configuration grants to a Telegram ID."""
@@ -39,12 +42,24 @@ class Directory:
 
     def resolve_user(self, user: User) -> User | None:
         """``user`` plus the roles the config grants its Telegram IDs; ``None`` if role-less."""
-        roles = set(user.roles)
+        # Stores that cache accounts hand the same object to every decision: resolve it once.
+        # The entry holds ``user`` itself, so its id cannot be reused while the entry lives.
+        found = self._resolved.get(id(user))
+        if found is not None and found[0] is user:
+            return found[1]
+        if len(self._resolved) >= RESOLVED_ENTRIES:
+            self._resolved.clear()
+        resolved = self._resolve(user)
+        self._resolved[id(user)] = (user, resolved)
+        return resolved
+
+    def _resolve(self, user: User) -> User | None:
+        roles = user.roles
         for telegram_id in user.telegram_ids:
             roles |= self.config_roles(telegram_id)
         if not roles:
             return None
-        return dataclasses.replace(user, roles=frozenset(roles))
+        return user if roles == user.roles else dataclasses.replace(user, roles=roles)
 
     async def _materialise(self, telegram_id: int) -> User | None:
         # Config-declared IDs get a stored account on first contact, so that they can hold a

@@ -60,6 +60,10 @@ class SqliteFile:
         self.path = path
         self.must_exist = False
         self._identity: tuple[int, int] | None = None
+        self.seen: tuple[int, int] | None = None  # the file's identity at the last check
+        # Whether the file was writable, for the mode, owner and change time it was checked at:
+        # access(2) is asked again only when one of them changed.
+        self._access: tuple[tuple[int, int, int, int], bool] | None = None
 
     @property
     def uri(self) -> str:
@@ -88,7 +92,13 @@ class SqliteFile:
             return f"the database file {self.path} is missing", False
         except OSError as exc:
             return f"the database file {self.path} cannot be read ({exc.strerror})", False
-        replaced = self._identity is not None and self._identity != (stat.st_dev, stat.st_ino)
-        if not os.access(self.path, os.R_OK | os.W_OK):
+        self.seen = (stat.st_dev, stat.st_ino)
+        replaced = self._identity is not None and self._identity != self.seen
+        if not self._writable((stat.st_mode, stat.st_uid, stat.st_gid, stat.st_ctime_ns)):
             return f"the database file {self.path} is not writable", replaced
         return None, replaced
+
+    def _writable(self, key: tuple[int, int, int, int]) -> bool:
+        if self._access is None or self._access[0] != key:
+            self._access = (key, os.access(self.path, os.R_OK | os.W_OK))
+        return self._access[1]

@@ -1,4 +1,4 @@
-"""What SQLite decisions read without asking the database: accounts and blocks, per process.
+"""What SQLite decisions read without asking the database: accounts, blocks, counters.
 
 Entries are filled on a miss (an absent account or block is remembered too) and all forgotten as
 soon as anything else has committed to the file. ``PRAGMA data_version`` on the decision
@@ -6,10 +6,14 @@ connection changes when any other connection commits (another process, this proc
 SQLAlchemy engine, the decision writer thread) and never for the connection's own commits. It is
 read right after ``BEGIN IMMEDIATE`` has taken the write lock, so nothing can change between the
 check and the commit: a block or unblock, an account added, changed or removed anywhere, is seen
-by the very next decision. What the decisions write themselves (an automatic block) is laid over
-the entries at once, so the next plan of the same batch sees it; a rollback forgets everything.
+by the very next decision. What the decisions write themselves (an automatic block, a counter)
+is laid over the entries at once, so the next plan of the same batch sees it; a rollback forgets
+everything.
 
-Counters are never cached: each decision's counter moves in the database, under its write lock.
+A counter a decision moved is written to the database once per batch, just before the commit
+(:meth:`ReadCache.write_counters`): the batch is one transaction, so only its last value of each
+key is ever visible, and the limit stays atomic across processes (the write lock is held from
+the check of ``data_version`` to the commit).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import TYPE_CHECKING
 from hostwarden.core.identity import User
 from hostwarden.storage.base import Block
 from hostwarden.storage.counting import CounterState
+from hostwarden.storage.sql.sqlite_rows import PUT_COUNTER, stamp
 
 if TYPE_CHECKING:
     from hostwarden.core.decision import DecisionPlan, DecisionWrites
@@ -38,13 +43,16 @@ def user_key(telegram_id: int | None, username: str | None) -> UserKey | None:
 
 
 class ReadCache:
-    """Accounts by Telegram ID or name and blocks by key, valid for one ``data_version``."""
+    """Accounts by Telegram ID or name, blocks and counters by key, valid for one
+    ``data_version``; and the counters moved in the open transaction, not yet written."""
 
     def __init__(self) -> None:
         self._conn: sqlite3.Connection | None = None
         self._version = -1
         self.users: dict[UserKey, User | None] = {}
         self.blocks: dict[str, Block | None] = {}
+        self.counters: dict[str, CounterState | None] = {}
+        self.moved: dict[str, CounterState] = {}
 
     def check(self, conn: sqlite3.Connection) -> None:
         """Forget everything if another connection committed since the last check.
@@ -57,8 +65,29 @@ class ReadCache:
             self._conn, self._version = conn, version
 
     def clear(self) -> None:
+        """Forget every entry, and the counters not written yet (their transaction is undone)."""
         self.users.clear()
         self.blocks.clear()
+        self.counters.clear()
+        self.moved.clear()
+
+    def write_counters(self, conn: sqlite3.Connection) -> None:
+        """Write the counters moved since the last call, one row each, in ``conn``'s open
+        transaction; they then count as read."""
+        if not self.moved:
+            return
+        conn.executemany(
+            PUT_COUNTER,
+            [
+                (key, s.count, stamp(s.window_start), s.level, stamp(s.last_seen),
+                 stamp(s.last_alert))
+                for key, s in self.moved.items()
+            ],
+        )  # fmt: skip
+        if len(self.counters) > MAX_ENTRIES:
+            self.counters.clear()
+        self.counters.update(self.moved)
+        self.moved.clear()
 
     def known(self, plan: DecisionPlan) -> bool:
         """Whether the plan's actor is, by what is cached, a user the configuration or an
@@ -77,11 +106,14 @@ class ReadCache:
         """Lay a committed-to-be decision's writes over the entries."""
         if writes.block is not None:
             self.blocks[writes.block.key] = writes.block
+        if writes.counter is not None:
+            key, state = writes.counter
+            self.moved[key] = state
 
 
 class CachedReads:
     """A :class:`~hostwarden.core.decision.DecisionReader` that asks the database only on a
-    miss; counters and second factors always come from the database."""
+    miss; second factors always come from the database."""
 
     __slots__ = ("_cache", "_now", "_reads")
 
@@ -118,7 +150,17 @@ class CachedReads:
         return found
 
     def counter(self, key: str) -> CounterState | None:
-        return self._reads.counter(key)
+        cache = self._cache
+        moved = cache.moved.get(key)
+        if moved is not None:
+            return moved
+        counters = cache.counters
+        if key in counters:
+            return counters[key]
+        if len(counters) > MAX_ENTRIES:
+            counters.clear()
+        found = counters[key] = self._reads.counter(key)
+        return found
 
     def factor(self, user_id: int, channel: str) -> tuple[bool, datetime | None]:
         return self._reads.factor(user_id, channel)

@@ -19,16 +19,15 @@ too and runs in the same transactions, as a known user's.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from hostwarden.core.viewing import ViewPlan
 from hostwarden.errors import StorageError
-from hostwarden.storage.sql import sqlite_views
 from hostwarden.storage.sql.availability import SqliteFile
+from hostwarden.storage.sql.sqlite_batch import Write, locked, transact
 from hostwarden.storage.sql.sqlite_cache import ReadCache
 from hostwarden.storage.sql.sqlite_link import Checkpoints, Link
 
@@ -41,96 +40,13 @@ LOG = logging.getLogger("hostwarden.store")
 CHECKPOINT_EVERY = 1000  # commits on the loop between two passive checkpoints in the thread
 LOCK_WAIT_MS = 30_000  # how long a batch waits for another connection's write lock, at most
 RETRY_MAX_SECONDS = 0.02
+SOLO_PER_TURN = 4  # items run at once, each its own transaction, in one turn of the loop
 T = TypeVar("T")
-
-
-class Write:
-    """Other work on the decision connection (the outbox's writes, :mod:`.sqlite_outbox`): a
-    function of the open transaction, with no await, run and committed in a decision batch."""
-
-    __slots__ = ("run",)
-
-    def __init__(self, run: Callable[[sqlite3.Connection], object]) -> None:
-        self.run = run
 
 
 # A decision, a console request's view (core/viewing.py) or a write, with the future its caller
 # awaits; the answer is what it returned (a decision's result, a view, a write's value).
 _Item = tuple["DecisionPlan | ViewPlan | Write", asyncio.Future[Any]]
-_Answer = tuple[asyncio.Future[Any], "DecisionResult | SessionView | BaseException | object"]
-
-
-def step_in(
-    conn: sqlite3.Connection, work: DecisionPlan | ViewPlan | Write, cache: ReadCache | None
-) -> object:
-    """A queued item, inside ``conn``'s open transaction."""
-    if isinstance(work, Write):
-        return work.run(conn)
-    return sqlite_views.step_in(conn, work, cache)
-
-
-def _locked(exc: sqlite3.OperationalError) -> bool:
-    return "locked" in str(exc) or "busy" in str(exc)
-
-
-def _transact(
-    conn: sqlite3.Connection, batch: list[_Item], begun: bool, cache: ReadCache | None = None
-) -> list[_Answer]:
-    """Every plan of ``batch`` in one transaction; one commit."""
-    if not begun:
-        conn.execute("BEGIN IMMEDIATE")
-    try:
-        if len(batch) == 1:  # alone, the transaction is its savepoint
-            answers: list[_Answer] = [(batch[0][1], step_in(conn, batch[0][0], cache))]
-        else:
-            answers = _decide_all(conn, batch, cache)
-        conn.execute("COMMIT")
-    except BaseException:
-        if cache is not None:
-            cache.clear()
-        with contextlib.suppress(sqlite3.Error):
-            conn.execute("ROLLBACK")
-        raise
-    return answers
-
-
-def _decide_all(
-    conn: sqlite3.Connection, batch: list[_Item], cache: ReadCache | None
-) -> list[_Answer]:
-    """The plans in order inside one savepoint; if one fails part-way (a bug, not the
-    database), the batch is undone and run again with a savepoint per plan, so that only the
-    failed plan's writes are lost and only its caller gets the error."""
-    conn.execute("SAVEPOINT batch")
-    try:
-        answers: list[_Answer] = [(future, step_in(conn, plan, cache)) for plan, future in batch]
-    except sqlite3.OperationalError:
-        raise  # the database itself failed: the whole batch fails closed
-    except Exception:
-        conn.execute("ROLLBACK TO batch")
-        if cache is not None:
-            cache.clear()
-        answers = [(future, _decide_saved(conn, plan, cache)) for plan, future in batch]
-    conn.execute("RELEASE batch")
-    return answers
-
-
-def _decide_saved(
-    conn: sqlite3.Connection, plan: DecisionPlan | ViewPlan | Write, cache: ReadCache | None
-) -> object:
-    conn.execute("SAVEPOINT decision")
-    try:
-        result = step_in(conn, plan, cache)
-    except sqlite3.OperationalError:
-        raise  # the database itself failed: the whole batch fails closed
-    except Exception as exc:  # this plan alone failed: undo its writes, answer it an error
-        conn.execute("ROLLBACK TO decision")
-        conn.execute("RELEASE decision")
-        if cache is not None:
-            cache.clear()
-        LOG.exception("decision failed")
-        return exc
-    conn.execute("RELEASE decision")
-    return result
 
 
 class SqliteDecisions:
@@ -145,6 +61,7 @@ class SqliteDecisions:
         self._commits = 0
         self._cache = ReadCache()
         self._busy_since: float | None = None
+        self._solos = 0  # items run at once in this turn of the loop
         self._checkpoints = Checkpoints(Link(file, busy_ms=LOCK_WAIT_MS, autocheckpoint=True))
 
     async def decide(self, plan: DecisionPlan) -> DecisionResult:
@@ -161,12 +78,47 @@ class SqliteDecisions:
 
     async def _queue(self, work: DecisionPlan | ViewPlan | Write) -> Any:
         loop = self._loop = asyncio.get_running_loop()
+        if not self._pending and not self._flush_scheduled and self._solos < SOLO_PER_TURN:
+            ran, answer = self._solo(loop, work)
+            if ran:
+                if isinstance(answer, BaseException):
+                    raise answer
+                return answer
         future: asyncio.Future[Any] = loop.create_future()
         self._pending.append((work, future))
         if not self._flush_scheduled:
             self._flush_scheduled = True
             loop.call_soon(self._flush)
         return await future
+
+    def _solo(
+        self, loop: asyncio.AbstractEventLoop, work: DecisionPlan | ViewPlan | Write
+    ) -> tuple[bool, object]:
+        """An item that finds nothing queued runs at once, its own transaction: its caller does
+        not wait a turn of the loop for company that may never come. Past ``SOLO_PER_TURN`` in
+        one turn, items are queued and share the next flush (aiogram starts a batch of updates
+        together: a flood of strangers is a few commits per turn, not one per update).
+        ``(False, None)`` if another connection holds the lock: the item is queued."""
+        if not self._solos:
+            loop.call_soon(self._next_turn)
+        self._solos += 1
+        try:
+            conn = self._begin()
+        except sqlite3.OperationalError as exc:
+            if locked(exc):
+                return False, None
+            return True, self._failed(exc)
+        except Exception as exc:
+            return True, self._failed(exc)
+        try:
+            (answer,) = transact(conn, [work], self._cache)
+        except Exception as exc:
+            return True, self._failed(exc)
+        self._committed()
+        return True, answer
+
+    def _next_turn(self) -> None:
+        self._solos = 0
 
     def close(self) -> None:
         """Stop the checkpoint thread and close the connections; fail what still waits."""
@@ -177,34 +129,49 @@ class SqliteDecisions:
         self._checkpoints.stop()
         self._here.drop()
 
+    def _begin(self) -> sqlite3.Connection:
+        """The connection, in a transaction holding the write lock, the cache checked in it."""
+        conn = self._here.usable()
+        conn.execute("BEGIN IMMEDIATE")
+        self._busy_since = None
+        try:
+            self._cache.check(conn)
+        except BaseException:
+            self._cache.clear()
+            conn.execute("ROLLBACK")
+            raise
+        return conn
+
+    def _committed(self) -> None:
+        if not self._health.available:
+            self._health.ok()
+        self._commits += 1
+        if self._commits % CHECKPOINT_EVERY == 0:
+            self._checkpoints.request()
+
     def _flush(self) -> None:
         self._flush_scheduled = False
         batch, self._pending = self._pending, []
         if not batch:
             return
         try:
-            conn = self._here.usable()
-            conn.execute("BEGIN IMMEDIATE")
+            conn = self._begin()
         except sqlite3.OperationalError as exc:
-            if _locked(exc) and self._wait_for_lock(batch):
+            if locked(exc) and self._wait_for_lock(batch):
                 return
             self.settle(batch, exc)
             return
         except Exception as exc:
             self.settle(batch, exc)
             return
-        self._busy_since = None
+        batch = self._known_first(batch)
         try:
-            self._cache.check(conn)
-            batch = self._known_first(batch)
-            answers = _transact(conn, batch, begun=True, cache=self._cache)
+            answers = transact(conn, [work for work, _ in batch], self._cache)
         except Exception as exc:
             self.settle(batch, exc)
             return
-        self.answer(answers)
-        self._commits += 1
-        if self._commits % CHECKPOINT_EVERY == 0:
-            self._checkpoints.request()
+        self._committed()
+        self.answer(zip((future for _, future in batch), answers, strict=True))
 
     def _wait_for_lock(self, batch: list[_Item]) -> bool:
         """Another connection writes: try again on a later turn of the loop, in order.
@@ -253,10 +220,8 @@ class SqliteDecisions:
             return False
         return isinstance(work, ViewPlan) or self._cache.known(work)
 
-    def answer(self, answers: list[_Answer]) -> None:
+    def answer(self, answers: Iterable[tuple[asyncio.Future[Any], object]]) -> None:
         """Answer each caller (on the loop) after a commit."""
-        if not self._health.available:
-            self._health.ok()
         for future, answer in answers:
             if future.done():
                 continue
@@ -267,15 +232,21 @@ class SqliteDecisions:
 
     def settle(self, batch: list[_Item], exc: BaseException) -> None:
         """Fail every caller of a batch that did not commit (on the loop): closed, not open."""
+        failed = self._failed(exc)
+        for _, future in batch:
+            if not future.done():
+                future.set_exception(failed)
+
+    def _failed(self, exc: BaseException) -> BaseException:
+        """What the callers of work that did not commit get; a database error marks the store
+        unavailable and drops the connection (opened again on the next try)."""
         if isinstance(exc, sqlite3.Error):
             self._here.drop()
             self._health.failed(_reason(exc))
-            exc = StorageError(f"store unavailable: {_reason(exc)}")
-        elif isinstance(exc, StorageError) and str(exc).startswith("store unavailable: "):
+            return StorageError(f"store unavailable: {_reason(exc)}")
+        if isinstance(exc, StorageError) and str(exc).startswith("store unavailable: "):
             self._health.failed(str(exc).removeprefix("store unavailable: "))
-        for _, future in batch:
-            if not future.done():
-                future.set_exception(exc)
+        return exc
 
 
 def _reason(exc: BaseException) -> str:

@@ -32,8 +32,10 @@ class Link:
         if reason is not None:
             self.drop()
             raise StorageError(f"store unavailable: {reason}")
-        stat = self._file.path.stat()
-        identity = (stat.st_dev, stat.st_ino)
+        identity = self._file.seen
+        if identity is None:  # before the store started, nothing was checked
+            stat = self._file.path.stat()
+            identity = (stat.st_dev, stat.st_ino)
         if self._conn is None or identity != self._identity:
             self.drop()
             self._conn = self._connect()

@@ -41,7 +41,7 @@ _FACTOR = (
     "SELECT (SELECT confirmed FROM totp_factors WHERE user_id = ?), "
     "(SELECT granted_at FROM elevations WHERE user_id = ? AND channel = ?)"
 )
-_PUT_COUNTER = (
+PUT_COUNTER = (
     "INSERT INTO counters (key, count, window_start, level, last_seen, last_alert) "
     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET count = excluded.count, "
     "window_start = excluded.window_start, level = excluded.level, "
@@ -67,7 +67,9 @@ def stamp(value: datetime | None) -> str | None:
     """A datetime as the schema stores it in SQLite: naive UTC, microseconds."""
     if value is None:
         return None
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
 def unstamp(value: str | None) -> datetime | None:
@@ -130,11 +132,15 @@ class Reads:
         return bool(confirmed), unstamp(granted)
 
 
-def write(conn: sqlite3.Connection, writes: DecisionWrites, now: datetime) -> list[AuditEvent]:
-    if writes.counter is not None:
+def write(
+    conn: sqlite3.Connection, writes: DecisionWrites, now: datetime, counter: bool = True
+) -> list[AuditEvent]:
+    """Store a decision's writes; its counter too unless ``counter`` is false (a cache
+    writes it before the commit)."""
+    if counter and writes.counter is not None:
         key, state = writes.counter
         conn.execute(
-            _PUT_COUNTER,
+            PUT_COUNTER,
             (
                 key,
                 state.count,
@@ -170,12 +176,13 @@ def decide_in(
 ) -> DecisionResult:
     """Read, evaluate and write one plan inside ``conn``'s open transaction.
 
-    With ``cache`` (checked in this transaction), accounts and blocks are read from it.
+    With ``cache`` (checked in this transaction), accounts, blocks and counters are read from
+    it, and the counter moved is left to it to write before the commit.
     """
     reads = Reads(conn, plan.now)
     result = plan.evaluate(reads if cache is None else cache.reader(reads, plan.now))
     writes = result.writes
-    events = write(conn, writes, plan.now)
+    events = write(conn, writes, plan.now, counter=cache is None)
     if cache is not None:
         cache.note(writes)
     if not events:  # nothing got an id: the result stands as evaluated
