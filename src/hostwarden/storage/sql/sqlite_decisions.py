@@ -62,6 +62,7 @@ class SqliteDecisions:
         self._cache = ReadCache()
         self._busy_since: float | None = None
         self._solos = 0  # items run at once in this turn of the loop
+        self._crowded = False  # whether the last flush had more than one item
         self._checkpoints = Checkpoints(Link(file, busy_ms=LOCK_WAIT_MS, autocheckpoint=True))
 
     async def decide(self, plan: DecisionPlan) -> DecisionResult:
@@ -78,7 +79,7 @@ class SqliteDecisions:
 
     async def _queue(self, work: DecisionPlan | ViewPlan | Write) -> Any:
         loop = self._loop = asyncio.get_running_loop()
-        if not self._pending and not self._flush_scheduled and self._solos < SOLO_PER_TURN:
+        if self._alone() and self._solos < SOLO_PER_TURN:
             ran, answer = self._solo(loop, work)
             if ran:
                 if isinstance(answer, BaseException):
@@ -119,6 +120,11 @@ class SqliteDecisions:
 
     def _next_turn(self) -> None:
         self._solos = 0
+
+    def _alone(self) -> bool:
+        """Nothing queued, and the last flush had no company either (under a flood, every
+        item is queued: one commit per batch is cheaper than a few solos a turn)."""
+        return not self._pending and not self._flush_scheduled and not self._crowded
 
     def close(self) -> None:
         """Stop the checkpoint thread and close the connections; fail what still waits."""
@@ -164,6 +170,7 @@ class SqliteDecisions:
         except Exception as exc:
             self.settle(batch, exc)
             return
+        self._crowded = len(batch) > 1
         batch = self._known_first(batch)
         try:
             answers = transact(conn, [work for work, _ in batch], self._cache)
