@@ -1,29 +1,22 @@
-"""The side-by-side baseline: in memory, but logging per message what pyTMBot's access control does.
+"""The earlier, lighter imitation: the same decisions and log calls through stdlib ``logging``.
 
-Written from a reading of pyTMBot 0.3.3's ``AccessControl`` middleware and its loguru setup (no
-code taken). Per message it builds a context of about a dozen fields with the user ID, username
-and chat ID masked, and logs through two sinks whose filters sanitise the message and every
-field with secret-matching patterns, the line rendered with its fields. What reaches the log at
-its default level (INFO): nothing for an allowed user (a debug and a trace record, both below
-the level, still built and bound); a warning per refused message (attempt, block, or a blocked
-ID's silent drop); an info line per admin notification (at most one per ID every 300 s). The
-admin notification and the stranger's "no access" reply are Telegram calls, stubbed here as on
-hostwarden's side. Nothing is persisted: counts, blocks and notification times live in dicts.
+:class:`StdlibPyTMBotLike` decides as :class:`~bench.pytmbot_like.middleware.PyTMBotLike` does,
+but logs through a standard-library logger with a smaller context: two handlers whose filters run
+three secret patterns over the message and fields (no cache), one text line per record, no
+binding, no context variable, no JSON. ``configure_stdlib`` sets those handlers up.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TextIO
 
+from bench.pytmbot_like.middleware import BLOCK, MAX_ATTEMPTS, NOTIFY_EVERY, _stub_send
 from hostwarden.core.clock import Clock
 
 LOG = logging.getLogger("bench.pytmbot_like")
-MAX_ATTEMPTS = 3
-BLOCK = timedelta(hours=1)
-NOTIFY_EVERY = timedelta(seconds=300)
 _SECRETS = (
     re.compile(r"\b\d{8,10}:[A-Za-z0-9_-]{35}\b"),  # bot tokens
     re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"),  # e-mail addresses
@@ -56,7 +49,7 @@ def _sanitise(text: str) -> str:
 
 
 class Sanitising(logging.Filter):
-    """Both sinks' filter: which sink a record is for, its message and fields sanitised."""
+    """Both stdlib handlers' filter: which one a record is for, its message and fields cleaned."""
 
     def __init__(self, sensitive: bool) -> None:
         super().__init__()
@@ -79,8 +72,7 @@ class WithFields(logging.Formatter):
         return f"{super().format(record)} | {fields}"
 
 
-def configure(stream: TextIO) -> None:
-    """Two sinks on ``stream``, as pyTMBot adds them (default and sensitive)."""
+def configure_stdlib(stream: TextIO) -> None:
     LOG.handlers.clear()
     for sensitive in (False, True):
         sink = logging.StreamHandler(stream)
@@ -91,12 +83,8 @@ def configure(stream: TextIO) -> None:
     LOG.propagate = False
 
 
-def _stub_send(chat_id: int, text: str) -> None:
-    """A Telegram call, stubbed (on hostwarden's side the outbox is stored, not sent)."""
-
-
-class PyTMBotLike:
-    """Allow-list, per-ID counter, block at 3 for an hour; in memory; pyTMBot's logging."""
+class StdlibPyTMBotLike:
+    """The same decisions and log calls through stdlib ``logging``: lighter than pyTMBot ships."""
 
     def __init__(self, allowed: set[int], clock: Clock, admin_chat: int = 1) -> None:
         self._allowed = frozenset(allowed)
