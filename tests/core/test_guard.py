@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pyotp
 
 from hostwarden.core.audit import Kind
 from hostwarden.core.clock import ManualClock
 from hostwarden.core.guard import Verdict
-from hostwarden.core.identity import Actor, Role
+from hostwarden.core.identity import Actor, Role, User
 from hostwarden.core.service import AccessCore
 from hostwarden.core.settings import AccessSettings
 from hostwarden.core.totp import TotpOutcome
@@ -177,3 +179,24 @@ async def test_a_known_user_over_the_rate_is_slowed_not_blocked(clock: ManualClo
     clock.advance(11)
     assert (await core.guard.decide(user, "host.view")).verdict is Verdict.ALLOW
     await core.close()
+
+
+async def test_a_burst_of_first_messages_from_a_config_user_creates_one_account(
+    clock: ManualClock,
+) -> None:
+    store = MemoryStore()
+    core = AccessCore(store, fast_settings(access=AccessSettings(allowed_telegram_ids=[88])), clock)
+    created: list[str] = []
+    create = store.users.create
+
+    async def counted(user: User) -> User:
+        created.append(user.username)
+        await asyncio.sleep(0)  # a real store's insert suspends: the burst arrives meanwhile
+        return await create(user)
+
+    store.users.create = counted  # type: ignore[method-assign]
+    decisions = await asyncio.gather(
+        *(core.guard.decide(Actor(telegram_id=88), "host.view") for _ in range(20))
+    )
+    assert all(d.allowed for d in decisions)
+    assert created == ["tg88"]

@@ -119,7 +119,9 @@ class AuditTrail:
     def logged(self, event: AuditEvent) -> AuditEvent:
         """Write the log line of ``event``, which the store already holds; returns it."""
         if LOG.isEnabledFor(logging.INFO):
-            LOG.info(self.log_line(event))
+            # The line says what it is about itself: no caller lookup (a stack walk per line).
+            line = self.log_line(event)
+            LOG.handle(LOG.makeRecord(LOG.name, logging.INFO, "audit", 0, line, None, None))
         for observe in self.observers:
             try:
                 observe(event)

@@ -6,6 +6,7 @@ known users pass the role check, then fresh 2FA where the action needs it.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 from hostwarden.core.alerts import Alert, AlertOutbox
@@ -65,6 +66,7 @@ class Guard:
         self._clock = clock
         self._decisions = decisions
         self._known_accounts: set[int] = set()
+        self._materialising: dict[int, asyncio.Future[User | None]] = {}
         self.grants = HostGrants(access.host_grants)
         self._context = DecisionContext(
             access=access,
@@ -94,11 +96,20 @@ class Guard:
             and telegram_id not in self._known_accounts
             and self._directory.config_roles(telegram_id)
         ):
-            await self._directory.resolve(actor)
-            self._known_accounts.add(telegram_id)
+            await self._first_contact(actor, telegram_id)
         result = await self._decisions.decide(self.plan(actor, action, host))
         self.logged(result)
         return result.decision
+
+    async def _first_contact(self, actor: Actor, telegram_id: int) -> None:
+        # Updates that arrive together (a burst of first messages) share one creation.
+        making = self._materialising.get(telegram_id)
+        if making is None:
+            making = asyncio.ensure_future(self._directory.resolve(actor))
+            self._materialising[telegram_id] = making
+            making.add_done_callback(lambda _: self._materialising.pop(telegram_id, None))
+        await asyncio.shield(making)
+        self._known_accounts.add(telegram_id)
 
     def plan(self, actor: Actor, action: str, host: str | None = None) -> DecisionPlan:
         """The plan :meth:`decide` runs, for a store step that runs it with other work

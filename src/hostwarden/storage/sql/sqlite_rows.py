@@ -8,6 +8,7 @@ checks it.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import sqlite3
 from datetime import UTC, datetime
@@ -65,8 +66,11 @@ _FOLD_ALERT = (
 
 def stamp(value: datetime | None) -> str | None:
     """A datetime as the schema stores it in SQLite: naive UTC, microseconds."""
-    if value is None:
-        return None
+    return None if value is None else _stamp(value)
+
+
+@functools.lru_cache(maxsize=256)  # a decision stamps its one ``now`` several times
+def _stamp(value: datetime) -> str:
     if value.tzinfo is not UTC:
         value = value.astimezone(UTC)
     return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
