@@ -15,7 +15,7 @@ import pytest
 from hostwarden.core.audit import Kind
 from hostwarden.core.decision import DecisionPlan, DecisionResult
 from hostwarden.core.identity import Actor, Role, User
-from hostwarden.storage.base import AuditQuery
+from hostwarden.storage.base import AuditEvent, AuditQuery, Block
 from hostwarden.storage.sql import SqlStore
 from hostwarden.storage.sql.sqlite_decisions import SOLO_PER_TURN, SqliteDecisions
 from tests.contract.test_store_contract import DECISIONS, at
@@ -136,3 +136,43 @@ async def test_a_known_users_decision_is_answered_before_strangers_commit(
     )
     assert order[0] == 821
     assert sorted(order[1:]) == [831, 832, 833]
+
+
+async def test_a_batch_reads_what_it_needs_up_front_and_decides_as_one_by_one(
+    sqlite_store: SqlStore,
+) -> None:
+    """A batch's accounts, blocks and counters are read in one statement each: a blocked ID,
+    an account, a stranger on their second attempt and a new one are still told apart."""
+    await sqlite_store.users.create(User(0, "friend", (861,), frozenset({Role.USER})))
+    await sqlite_store.decisions.decide(_plan(862))  # the stranger's first attempt
+    block = Block("tg:863", None, "admin", 0, at(0))
+    await sqlite_store.blocks.put(block, AuditEvent("block.created", at(0), "", "tg:863"))
+    mine = (sqlite_store.decisions.decide(_plan(n)) for n in (861, 862, 863, 864))
+    results = await asyncio.gather(*_turns_budget(sqlite_store), *mine)
+    assert [r.decision.reason for r in results[SOLO_PER_TURN:]] == [
+        "allowed", "unknown", "blocked", "unknown"
+    ]  # fmt: skip
+    attempts = {
+        e.actor: e.detail["attempt"]
+        for r in results[SOLO_PER_TURN:]
+        for e in r.writes.events
+        if e.kind == Kind.ACCESS_UNKNOWN
+    }
+    assert attempts == {"tg:862": 2, "tg:864": 1}
+
+
+async def test_audit_rows_written_at_the_commit_carry_the_ids_their_events_were_given(
+    sqlite_store: SqlStore,
+) -> None:
+    def batch(first: int) -> list[Any]:
+        mine = [sqlite_store.decisions.decide(_plan(first + n)) for n in range(5)]
+        return [*_turns_budget(sqlite_store), *mine]
+
+    first = await asyncio.gather(*batch(870))
+    # Appended through another connection (SQLAlchemy's) between two batches:
+    await sqlite_store.audit.append(AuditEvent("user.created", at(0), "", "user:x"))
+    second = await asyncio.gather(*batch(880))
+    given = {e.id: (e.kind, e.actor) for r in [*first, *second] for e in r.writes.events}
+    stored = await sqlite_store.audit.query(AuditQuery(limit=500))
+    assert {e.id: (e.kind, e.actor) for e in stored if e.id in given} == given
+    assert len(stored) == len(given) + 1  # nothing lost, nothing twice

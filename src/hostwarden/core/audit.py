@@ -121,7 +121,7 @@ class AuditTrail:
         if LOG.isEnabledFor(logging.INFO):
             # The line says what it is about itself: no caller lookup (a stack walk per line).
             line = self.log_line(event)
-            LOG.handle(LOG.makeRecord(LOG.name, logging.INFO, "audit", 0, line, None, None))
+            LOG.handle(LOG.makeRecord(LOG.name, logging.INFO, "audit", 0, line, (), None))
         for observe in self.observers:
             try:
                 observe(event)

@@ -16,11 +16,12 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from hostwarden.core.decision import DecisionPlan
 from hostwarden.core.viewing import ViewPlan
 from hostwarden.storage.sql import sqlite_views
+from hostwarden.storage.sql.sqlite_rows import Reads
 
 if TYPE_CHECKING:
-    from hostwarden.core.decision import DecisionPlan
     from hostwarden.storage.sql.sqlite_cache import ReadCache
 
 LOG = logging.getLogger("hostwarden.store")
@@ -56,9 +57,11 @@ def transact(
     """Every item of ``works`` in the transaction ``conn`` has begun (``cache`` checked in it);
     one commit. The answers come in order: an item's value, or the exception it alone raised."""
     try:
+        if len(works) > 1:
+            cache.prefetch(Reads(conn, None), [w for w in works if isinstance(w, DecisionPlan)])
         # Alone, the transaction is the item's savepoint.
         answers = [step_in(conn, works[0], cache)] if len(works) == 1 else _all(conn, works, cache)
-        cache.write_counters(conn)
+        cache.write_moved(conn)
         conn.execute("COMMIT")
     except BaseException:
         cache.clear()
@@ -87,11 +90,11 @@ def _all(
 def _saved(
     conn: sqlite3.Connection, work: DecisionPlan | ViewPlan | Write, cache: ReadCache
 ) -> object:
-    cache.write_counters(conn)  # the items before this one keep their counters if it fails
+    cache.write_moved(conn)  # the items before this one keep their counters if it fails
     conn.execute("SAVEPOINT decision")
     try:
         result = step_in(conn, work, cache)
-        cache.write_counters(conn)
+        cache.write_moved(conn)
     except sqlite3.OperationalError:
         raise  # the database itself failed: the whole batch fails closed
     except Exception as exc:  # this item alone failed: undo its writes, answer it an error

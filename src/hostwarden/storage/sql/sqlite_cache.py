@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from hostwarden.core.identity import User
 from hostwarden.storage.base import Block
 from hostwarden.storage.counting import CounterState
-from hostwarden.storage.sql.sqlite_rows import PUT_COUNTER, stamp
+from hostwarden.storage.sql.sqlite_rows import APPEND_WITH_ID, PUT_COUNTER, stamp
 
 if TYPE_CHECKING:
     from hostwarden.core.decision import DecisionPlan, DecisionWrites
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 # A flood of strangers brings a new ID per message: past this, start again rather than grow.
 MAX_ENTRIES = 50_000
+_TOP_EVENT = "SELECT COALESCE(MAX(id), 0) FROM audit_events"
 UserKey = int | str  # a Telegram ID, or a casefolded account name
 
 
@@ -53,6 +54,10 @@ class ReadCache:
         self.blocks: dict[str, Block | None] = {}
         self.counters: dict[str, CounterState | None] = {}
         self.moved: dict[str, CounterState] = {}
+        # Audit rows appended in the open transaction, not written yet, and the next id: the
+        # write lock is held, so no other connection can append meanwhile.
+        self.events: list[tuple[object, ...]] = []
+        self._next_event: int | None = None
 
     def check(self, conn: sqlite3.Connection) -> None:
         """Forget everything if another connection committed since the last check.
@@ -60,6 +65,7 @@ class ReadCache:
         Call it inside a transaction that holds the write lock.
         """
         (version,) = conn.execute("PRAGMA data_version").fetchone()
+        self._next_event = None
         if conn is not self._conn or version != self._version:
             self.clear()
             self._conn, self._version = conn, version
@@ -70,10 +76,24 @@ class ReadCache:
         self.blocks.clear()
         self.counters.clear()
         self.moved.clear()
+        self.events.clear()
+        self._next_event = None
 
-    def write_counters(self, conn: sqlite3.Connection) -> None:
-        """Write the counters moved since the last call, one row each, in ``conn``'s open
-        transaction; they then count as read."""
+    def event_id(self, conn: sqlite3.Connection) -> int:
+        """The id of the next audit row appended in ``conn``'s open transaction."""
+        if self._next_event is None:
+            (top,) = conn.execute(_TOP_EVENT).fetchone()
+            self._next_event = top + 1
+        new = self._next_event
+        self._next_event = new + 1
+        return new
+
+    def write_moved(self, conn: sqlite3.Connection) -> None:
+        """Write the counters moved and the audit rows appended since the last call, in
+        ``conn``'s open transaction; the counters then count as read."""
+        if self.events:
+            conn.executemany(APPEND_WITH_ID, self.events)
+            self.events.clear()
         if not self.moved:
             return
         conn.executemany(
@@ -88,6 +108,31 @@ class ReadCache:
             self.counters.clear()
         self.counters.update(self.moved)
         self.moved.clear()
+
+    def prefetch(self, reads: Reads, plans: list[DecisionPlan]) -> None:
+        """Fill what a batch of decisions will read, one statement per table, not one per
+        decision: a flood of strangers brings IDs nobody has seen, each a miss everywhere."""
+        ids = {p.actor.telegram_id for p in plans if p.actor.telegram_id is not None}
+        ids.difference_update(self.users)
+        if ids:
+            linked = reads.linked_ids(sorted(ids))
+            for telegram_id in ids - linked:  # the linked ones are read on demand
+                self.users[telegram_id] = None
+        keys = {key for p in plans for key in p.block_keys if key not in self.blocks}
+        if keys:
+            found = reads.blocks_by_key(sorted(keys))
+            for key in keys:
+                self.blocks[key] = found.get(key)
+        wanted: set[str] = set()
+        for plan in plans:
+            user_at = user_key(plan.actor.telegram_id, plan.actor.username)
+            if user_at is None or user_at not in self.users:
+                continue
+            counter = plan.counter_key(self.users[user_at])
+            if counter is not None and counter not in self.counters and counter not in self.moved:
+                wanted.add(counter)
+        if wanted:
+            self.counters.update(reads.counters(sorted(wanted)))
 
     def known(self, plan: DecisionPlan) -> bool:
         """Whether the plan's actor is, by what is cached, a user the configuration or an

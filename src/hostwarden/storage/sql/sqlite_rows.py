@@ -7,17 +7,18 @@ checks it.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import sqlite3
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from hostwarden.core.decision import DecisionResult, DecisionWrites
 from hostwarden.core.identity import Role, User
 from hostwarden.storage.base import AuditEvent, Block
 from hostwarden.storage.counting import CounterState
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from hostwarden.core.decision import DecisionPlan
@@ -38,6 +39,12 @@ _USER_BY_NAME = (
 )
 _TELEGRAM_IDS = "SELECT telegram_id FROM user_telegram_ids WHERE user_id = ? ORDER BY telegram_id"
 _COUNTER = "SELECT count, window_start, level, last_seen, last_alert FROM counters WHERE key = ?"
+_COUNTERS = (
+    "SELECT key, count, window_start, level, last_seen, last_alert FROM counters "
+    "WHERE key IN ({marks})"
+)
+_LINKED = "SELECT telegram_id FROM user_telegram_ids WHERE telegram_id IN ({marks})"
+CHUNK = 500  # parameters per statement, well under SQLite's limit
 _FACTOR = (
     "SELECT (SELECT confirmed FROM totp_factors WHERE user_id = ?), "
     "(SELECT granted_at FROM elevations WHERE user_id = ? AND channel = ?)"
@@ -57,11 +64,18 @@ _APPEND = (
     "INSERT INTO audit_events (at, kind, actor, subject, detail) VALUES (?, ?, ?, ?, ?) "
     "RETURNING id"
 )
+APPEND_WITH_ID = (
+    "INSERT INTO audit_events (id, at, kind, actor, subject, detail) VALUES (?, ?, ?, ?, ?, ?)"
+)
 _PUT_ALERT = "INSERT INTO outbox (created_at, text, next_attempt_at, count) VALUES (?, ?, ?, 1)"
 _FOLD_ALERT = (
     "INSERT INTO outbox (created_at, text, next_attempt_at, bucket, count) "
     "VALUES (?, ?, ?, ?, 1) ON CONFLICT (bucket) DO UPDATE SET count = outbox.count + 1"
 )
+
+
+def _chunks(values: list[T]) -> list[list[T]]:
+    return [values[i : i + CHUNK] for i in range(0, len(values), CHUNK)]
 
 
 def stamp(value: datetime | None) -> str | None:
@@ -87,7 +101,7 @@ def _at(value: str) -> datetime:
 class Reads:
     """The decision's reads, inside the writer's open transaction."""
 
-    def __init__(self, conn: sqlite3.Connection, now: datetime) -> None:
+    def __init__(self, conn: sqlite3.Connection, now: datetime | None) -> None:
         self._conn = conn
         self._now = stamp(now)
 
@@ -104,10 +118,32 @@ class Reads:
 
     def blocks_by_key(self, keys: list[str]) -> dict[str, Block]:
         """The block rows on ``keys``, in force or not (a cache checks ``active`` itself)."""
-        sql = _BLOCKS_BY_KEY.format(marks=",".join("?" * len(keys)))
         found = {}
-        for key, until, reason, level, created in self._conn.execute(sql, keys):
-            found[key] = Block(key, unstamp(until), reason, level, _at(created))
+        for chunk in _chunks(keys):
+            sql = _BLOCKS_BY_KEY.format(marks=",".join("?" * len(chunk)))
+            for key, until, reason, level, created in self._conn.execute(sql, chunk):
+                found[key] = Block(key, unstamp(until), reason, level, _at(created))
+        return found
+
+    def linked_ids(self, telegram_ids: list[int]) -> set[int]:
+        """Which of ``telegram_ids`` belong to an account."""
+        found: set[int] = set()
+        for chunk in _chunks(telegram_ids):
+            sql = _LINKED.format(marks=",".join("?" * len(chunk)))
+            found.update(row[0] for row in self._conn.execute(sql, chunk))
+        return found
+
+    def counters(self, keys: list[str]) -> dict[str, CounterState | None]:
+        """The counters on ``keys`` (``None`` where there is no row)."""
+        found: dict[str, CounterState | None] = dict.fromkeys(keys)
+        for chunk in _chunks(keys):
+            sql = _COUNTERS.format(marks=",".join("?" * len(chunk)))
+            for key, count, window_start, level, last_seen, last_alert in self._conn.execute(
+                sql, chunk
+            ):
+                found[key] = CounterState(
+                    count, _at(window_start), level, _at(last_seen), unstamp(last_alert)
+                )
         return found
 
     def user(self, telegram_id: int | None, username: str | None) -> User | None:
@@ -137,11 +173,11 @@ class Reads:
 
 
 def write(
-    conn: sqlite3.Connection, writes: DecisionWrites, now: datetime, counter: bool = True
+    conn: sqlite3.Connection, writes: DecisionWrites, now: datetime, cache: ReadCache | None
 ) -> list[AuditEvent]:
-    """Store a decision's writes; its counter too unless ``counter`` is false (a cache
-    writes it before the commit)."""
-    if counter and writes.counter is not None:
+    """Store a decision's writes. With ``cache``, its counter and audit rows are left to the
+    cache, which writes them all before the commit (the events get their ids now)."""
+    if cache is None and writes.counter is not None:
         key, state = writes.counter
         conn.execute(
             PUT_COUNTER,
@@ -162,9 +198,14 @@ def write(
         )
     stored = []
     for event in writes.events:
-        values = (stamp(event.at), event.kind, event.actor[:300], event.subject[:300])
-        (new_id,) = conn.execute(_APPEND, (*values, json.dumps(event.detail))).fetchone()
-        stored.append(dataclasses.replace(event, id=new_id))
+        at, kind, actor, subject = event.at, event.kind, event.actor[:300], event.subject[:300]
+        detail = json.dumps(event.detail)
+        if cache is None:
+            (new_id,) = conn.execute(_APPEND, (stamp(at), kind, actor, subject, detail)).fetchone()
+        else:
+            new_id = cache.event_id(conn)
+            cache.events.append((new_id, stamp(at), kind, actor, subject, detail))
+        stored.append(AuditEvent(event.kind, at, event.actor, event.subject, event.detail, new_id))
     for entry in writes.outbox:
         if entry.bucket is not None and entry.deliver_at is not None:
             conn.execute(
@@ -186,7 +227,7 @@ def decide_in(
     reads = Reads(conn, plan.now)
     result = plan.evaluate(reads if cache is None else cache.reader(reads, plan.now))
     writes = result.writes
-    events = write(conn, writes, plan.now, counter=cache is None)
+    events = write(conn, writes, plan.now, cache)
     if cache is not None:
         cache.note(writes)
     if not events:  # nothing got an id: the result stands as evaluated
