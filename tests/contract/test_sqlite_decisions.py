@@ -17,7 +17,7 @@ from hostwarden.core.decision import DecisionPlan, DecisionResult
 from hostwarden.core.identity import Actor, Role, User
 from hostwarden.storage.base import AuditEvent, AuditQuery, Block
 from hostwarden.storage.sql import SqlStore
-from hostwarden.storage.sql.sqlite_decisions import SOLO_PER_TURN, SqliteDecisions
+from hostwarden.storage.sql.sqlite_decisions import MAX_BATCH, SOLO_PER_TURN, SqliteDecisions
 from tests.contract.test_store_contract import DECISIONS, at
 
 FAILING = 999
@@ -176,3 +176,60 @@ async def test_audit_rows_written_at_the_commit_carry_the_ids_their_events_were_
     stored = await sqlite_store.audit.query(AuditQuery(limit=500))
     assert {e.id: (e.kind, e.actor) for e in stored if e.id in given} == given
     assert len(stored) == len(given) + 1  # nothing lost, nothing twice
+
+
+async def test_a_plan_failing_while_the_batch_is_sorted_costs_only_its_own_decision(
+    sqlite_store: SqlStore, tmp_path: Path
+) -> None:
+    """Known users go first, which resolves cached accounts before the batch's savepoint: an
+    account whose resolution raises there must still fail alone and leave no lock behind."""
+
+    calls: list[int] = []
+
+    def resolve(user: User) -> User | None:
+        if FAILING in user.telegram_ids:
+            calls.append(FAILING)
+            if len(calls) > 1:  # fine the first time: the account is cached meanwhile
+                raise RuntimeError("a bug in one plan")
+        return user
+
+    await sqlite_store.users.create(User(0, "odd", (FAILING,), frozenset({Role.USER})))
+    context = dataclasses.replace(DECISIONS, resolve_user=resolve)
+    assert (await sqlite_store.decisions.decide(_plan(FAILING, context))).decision.allowed
+    mine = (sqlite_store.decisions.decide(_plan(n, context)) for n in (841, FAILING, 842))
+    batch = asyncio.gather(*_turns_budget(sqlite_store), *mine, return_exceptions=True)
+    results = await asyncio.wait_for(batch, 10)  # every caller answered
+    first, failed, last = results[SOLO_PER_TURN:]
+    assert isinstance(failed, RuntimeError)
+    assert isinstance(first, DecisionResult) and isinstance(last, DecisionResult)
+    other = sqlite3.connect(tmp_path / "decisions.db", isolation_level=None, timeout=0)
+    other.execute("BEGIN IMMEDIATE")  # the lock is free again
+    other.execute("ROLLBACK")
+    other.close()
+
+
+async def test_a_value_that_cannot_be_read_ahead_fails_only_its_own_decision(
+    sqlite_store: SqlStore,
+) -> None:
+    odd = DecisionPlan(Actor(telegram_id=2**64), "host.view", at(0), DECISIONS)
+    mine = [sqlite_store.decisions.decide(_plan(n)) for n in (891, 892)]
+    results = await asyncio.gather(
+        *_turns_budget(sqlite_store),
+        mine[0],
+        sqlite_store.decisions.decide(odd),
+        mine[1],
+        return_exceptions=True,
+    )
+    first, failed, last = results[SOLO_PER_TURN:]
+    assert isinstance(failed, OverflowError)
+    assert isinstance(first, DecisionResult) and isinstance(last, DecisionResult)
+
+
+async def test_a_burst_larger_than_a_batch_is_cut_into_batches(sqlite_store: SqlStore) -> None:
+    decisions = sqlite_store.decisions
+    assert isinstance(decisions, SqliteDecisions)
+    before = decisions._commits
+    burst = [decisions.decide(_plan(2000 + n)) for n in range(2 * MAX_BATCH + 1)]
+    results = await asyncio.gather(*_turns_budget(sqlite_store), *burst)
+    assert all(r.decision.reason == "unknown" for r in results)
+    assert decisions._commits - before == SOLO_PER_TURN + 3

@@ -58,7 +58,7 @@ def transact(
     one commit. The answers come in order: an item's value, or the exception it alone raised."""
     try:
         if len(works) > 1:
-            cache.prefetch(Reads(conn, None), [w for w in works if isinstance(w, DecisionPlan)])
+            _prefetch(conn, works, cache)
         # Alone, the transaction is the item's savepoint.
         answers = [step_in(conn, works[0], cache)] if len(works) == 1 else _all(conn, works, cache)
         cache.write_moved(conn)
@@ -69,6 +69,19 @@ def transact(
             conn.execute("ROLLBACK")
         raise
     return answers
+
+
+def _prefetch(
+    conn: sqlite3.Connection, works: Sequence[DecisionPlan | ViewPlan | Write], cache: ReadCache
+) -> None:
+    """Read ahead what the batch's decisions need; if that fails for any reason but the
+    database's own, each decision reads for itself (and a faulty one fails alone)."""
+    try:
+        cache.prefetch(Reads(conn, None), [w for w in works if isinstance(w, DecisionPlan)])
+    except sqlite3.OperationalError:
+        raise
+    except Exception:
+        LOG.debug("reading ahead failed; the batch reads item by item", exc_info=True)
 
 
 def _all(
