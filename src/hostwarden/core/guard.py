@@ -107,9 +107,14 @@ class Guard:
         if making is None:
             making = asyncio.ensure_future(self._directory.resolve(actor))
             self._materialising[telegram_id] = making
-            making.add_done_callback(lambda _: self._materialising.pop(telegram_id, None))
+            making.add_done_callback(lambda done: self._made(telegram_id, done))
         await asyncio.shield(making)
         self._known_accounts.add(telegram_id)
+
+    def _made(self, telegram_id: int, done: asyncio.Future[User | None]) -> None:
+        self._materialising.pop(telegram_id, None)
+        if not done.cancelled():
+            done.exception()  # retrieved: waiters that are gone must not leave it unlogged
 
     def plan(self, actor: Actor, action: str, host: str | None = None) -> DecisionPlan:
         """The plan :meth:`decide` runs, for a store step that runs it with other work
