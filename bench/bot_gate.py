@@ -16,10 +16,12 @@ from tests.bot.fakes import message_update
 from bench.bot_common import bench_bot, ungated_dispatcher
 from bench.common import ALLOWED_ID, Backends, per_backend, table
 from hostwarden.core.clock import ManualClock
+from hostwarden.runtime import freeze_startup_heap
 
 
 async def measure(backends: Backends, backend: str, n: int) -> list[object]:
     async with bench_bot(backends, backend) as app:
+        freeze_startup_heap()  # as `hostwarden bot` does once wired
         updates = [message_update(ALLOWED_ID, "/getmyid") for _ in range(n)]
         plain = ungated_dispatcher(app.services)
         clock = app.core.clock

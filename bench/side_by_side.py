@@ -38,7 +38,7 @@ from bench.pytmbot_like import PyTMBotLike, StdlibPyTMBotLike
 from hostwarden.core.clock import ManualClock
 from hostwarden.core.identity import Actor
 from hostwarden.core.service import AccessCore
-from hostwarden.runtime import configure_logging
+from hostwarden.runtime import configure_logging, freeze_startup_heap
 
 CLIENTS = 64
 
@@ -106,6 +106,7 @@ async def main() -> None:
             rates = []
             for _, sender, n in loads(args.scale):
                 async with started_core(backends, name) as core:
+                    freeze_startup_heap()  # as the bot and the console do once wired
                     clock = core.clock
                     assert isinstance(clock, ManualClock)
 
