@@ -112,8 +112,12 @@ class ReadCache:
     def prefetch(self, reads: Reads, plans: list[DecisionPlan]) -> None:
         """Fill what a batch of decisions will read, one statement per table, not one per
         decision: a flood of strangers brings IDs nobody has seen, each a miss everywhere."""
-        ids = {p.actor.telegram_id for p in plans if p.actor.telegram_id is not None}
-        ids.difference_update(self.users)
+        users = self.users
+        ids = {
+            p.actor.telegram_id
+            for p in plans
+            if p.actor.telegram_id is not None and p.actor.telegram_id not in users
+        }
         if ids:
             linked = reads.linked_ids(sorted(ids))
             for telegram_id in ids - linked:  # the linked ones are read on demand
