@@ -6,6 +6,7 @@ to collectors that more people can read.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import logging
@@ -73,6 +74,17 @@ def masked_ref(ref: str) -> str:
 
     The result is HTML-escaped, whatever the reference holds.
     """
+    # The same few references recur in a burst (a stranger knocking five times): remembered,
+    # but only short ones, so a flood of 4 KB names cannot grow the memory.
+    return _masked_short(ref) if len(ref) <= 64 else _masked(ref)
+
+
+@functools.lru_cache(maxsize=4096)
+def _masked_short(ref: str) -> str:
+    return _masked(ref)
+
+
+def _masked(ref: str) -> str:
     prefix, sep, value = ref.partition(":")
     if not sep:
         return mask_username(ref)
