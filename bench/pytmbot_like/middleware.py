@@ -75,16 +75,23 @@ def _is_setup(text: str | None) -> bool:
     return _command(text).lower().split("@")[0] in SETUP_COMMANDS
 
 
-class PyTMBotLike:
-    """pyTMBot 0.3.3's access control, in memory, logging through loguru as pyTMBot ships it."""
+class AccessState:
+    """What both baselines keep, in memory only: the allow-list, counts, blocks, notices."""
 
-    def __init__(self, allowed: set[int], clock: Clock, admin_chat: int = 100_000_001) -> None:
+    def __init__(self, allowed: set[int], clock: Clock, admin_chat: int) -> None:
         self._allowed = frozenset(allowed)
         self._clock = clock
         self._admin_chat = admin_chat
         self._attempts: dict[int, int] = {}
         self._blocked: dict[int, datetime] = {}
         self._notified: dict[int, datetime] = {}
+
+
+class PyTMBotLike(AccessState):
+    """pyTMBot 0.3.3's access control, in memory, logging through loguru as pyTMBot ships it."""
+
+    def __init__(self, allowed: set[int], clock: Clock, admin_chat: int = 100_000_001) -> None:
+        super().__init__(allowed, clock, admin_chat)
         self._lock = threading.RLock()
         self._log = ContextLogger()
         self._message_ids = 0

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime
 from typing import Any, TextIO
 
-from bench.pytmbot_like.middleware import BLOCK, MAX_ATTEMPTS, NOTIFY_EVERY, _stub_send
+from bench.pytmbot_like.middleware import BLOCK, MAX_ATTEMPTS, NOTIFY_EVERY, AccessState, _stub_send
 from hostwarden.core.clock import Clock
 
 LOG = logging.getLogger("bench.pytmbot_like")
@@ -83,16 +82,11 @@ def configure_stdlib(stream: TextIO) -> None:
     LOG.propagate = False
 
 
-class StdlibPyTMBotLike:
+class StdlibPyTMBotLike(AccessState):
     """The same decisions and log calls through stdlib ``logging``: lighter than pyTMBot ships."""
 
     def __init__(self, allowed: set[int], clock: Clock, admin_chat: int = 1) -> None:
-        self._allowed = frozenset(allowed)
-        self._clock = clock
-        self._admin_chat = admin_chat
-        self._attempts: dict[int, int] = {}
-        self._blocked: dict[int, datetime] = {}
-        self._notified: dict[int, datetime] = {}
+        super().__init__(allowed, clock, admin_chat)
 
     def check(self, user_id: int, username: str = "stranger", text: str = "/status") -> bool:
         """Whether the message may go on to the handlers."""
