@@ -19,8 +19,10 @@ hostwarden decides with ``Guard.decide`` (64 requests at a time, as aiogram runs
 tasks), persists every count, block, audit event and alert, and logs one JSON audit line per
 event. All log to a stream that discards the text once formatted.
 
-Loads: one allowed user (paced at hostwarden's rate limit); 20,000 unknown IDs five times each;
-100,000 unknown IDs once each. Messages per second; the ratios are hostwarden over a baseline.
+Loads: one allowed user (64 messages every simulated 0.5 s: over hostwarden's rate limit most of
+the time, so mostly counted and dropped there); 20,000 unknown IDs five times each; 100,000
+unknown IDs once each. Each side's first contact with the allowed user is not timed. Messages
+per second; the ratios are hostwarden over a baseline.
 """
 
 from __future__ import annotations
@@ -67,9 +69,13 @@ async def run(
     sender: Callable[[int], int],
     decide: Callable[[int], Awaitable[object]],
 ) -> float:
+    await decide(ALLOWED_ID)  # first contact (hostwarden makes the config user's account) untimed
     start = time.perf_counter()
     for first in range(0, n, CLIENTS):
-        clock.advance(0.5)  # the allowed user stays at hostwarden's rate limit (20 per 10 s)
+        # 64 messages every simulated 0.5 s: the allowed user is over hostwarden's rate limit
+        # (20 per 10 s) most of the time, so most of its messages are counted and dropped there;
+        # pyTMBot's access control has no rate limit (its own is a separate middleware).
+        clock.advance(0.5)
         await asyncio.gather(*(decide(sender(i)) for i in range(first, min(first + CLIENTS, n))))
     return n / (time.perf_counter() - start)
 
