@@ -233,3 +233,23 @@ async def test_a_burst_larger_than_a_batch_is_cut_into_batches(sqlite_store: Sql
     results = await asyncio.gather(*_turns_budget(sqlite_store), *burst)
     assert all(r.decision.reason == "unknown" for r in results)
     assert decisions._commits - before == SOLO_PER_TURN + 3
+
+
+async def test_a_burst_waiting_for_another_writers_lock_is_decided_once_each(
+    sqlite_store: SqlStore, tmp_path: Path
+) -> None:
+    other = sqlite3.connect(tmp_path / "decisions.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    burst = [
+        asyncio.ensure_future(sqlite_store.decisions.decide(_plan(3000 + n)))
+        for n in range(2 * MAX_BATCH + 1)
+    ]
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not any(future.done() for future in burst)
+    other.execute("COMMIT")
+    other.close()
+    results = await asyncio.wait_for(asyncio.gather(*burst), 30)
+    assert all(r.decision.reason == "unknown" for r in results)
+    events = await sqlite_store.audit.query(AuditQuery(kind=Kind.ACCESS_UNKNOWN, limit=2000))
+    assert sorted(e.actor for e in events) == sorted(f"tg:{3000 + n}" for n in range(len(burst)))

@@ -163,19 +163,19 @@ class SqliteDecisions:
         batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
         if not batch:
             return
-        if self._pending:  # a burst larger than a batch: the rest on the next turn, in order
-            self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
         try:
             conn = self._begin()
         except sqlite3.OperationalError as exc:
             if locked(exc) and self._wait_for_lock(batch):
-                return
+                return  # the batch is queued again ahead of the rest, one retry scheduled
             self.settle(batch, exc)
+            self._more()
             return
         except Exception as exc:
             self.settle(batch, exc)
+            self._more()
             return
+        self._more()
         self._crowded = len(batch) > 1
         batch = self._known_first(batch)
         try:
@@ -185,6 +185,12 @@ class SqliteDecisions:
             return
         self._committed()
         self.answer(zip((future for _, future in batch), answers, strict=True))
+
+    def _more(self) -> None:
+        """The rest of a burst larger than a batch: flushed on the next turn, in order."""
+        if self._pending and not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
 
     def _wait_for_lock(self, batch: list[_Item]) -> bool:
         """Another connection writes: try again on a later turn of the loop, in order.
