@@ -16,7 +16,7 @@ from hostwarden.core.audit import Kind
 from hostwarden.core.decision import DecisionPlan, DecisionResult
 from hostwarden.core.identity import Actor, Role, User
 from hostwarden.storage.base import AuditEvent, AuditQuery, Block
-from hostwarden.storage.sql import SqlStore
+from hostwarden.storage.sql import SqlStore, sqlite_cache
 from hostwarden.storage.sql.sqlite_decisions import MAX_BATCH, SOLO_PER_TURN, SqliteDecisions
 from tests.contract.test_store_contract import DECISIONS, at
 
@@ -253,3 +253,16 @@ async def test_a_burst_waiting_for_another_writers_lock_is_decided_once_each(
     assert all(r.decision.reason == "unknown" for r in results)
     events = await sqlite_store.audit.query(AuditQuery(kind=Kind.ACCESS_UNKNOWN, limit=2000))
     assert sorted(e.actor for e in events) == sorted(f"tg:{3000 + n}" for n in range(len(burst)))
+
+
+async def test_a_flood_of_new_ids_does_not_grow_the_cache_without_bound(
+    sqlite_store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_cache, "MAX_ENTRIES", 100)
+    decisions = sqlite_store.decisions
+    assert isinstance(decisions, SqliteDecisions)
+    for wave in range(10):
+        mine = [decisions.decide(_plan(4000 + 64 * wave + n)) for n in range(64)]
+        await asyncio.gather(*_turns_budget(sqlite_store), *mine)
+    cache = decisions._cache
+    assert max(len(cache.users), len(cache.blocks), len(cache.counters)) <= 100 + 2 * 64

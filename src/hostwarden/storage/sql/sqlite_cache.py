@@ -11,7 +11,7 @@ is laid over the entries at once, so the next plan of the same batch sees it; a 
 everything.
 
 A counter a decision moved is written to the database once per batch, just before the commit
-(:meth:`ReadCache.write_counters`): the batch is one transaction, so only its last value of each
+(:meth:`ReadCache.write_moved`): the batch is one transaction, so only its last value of each
 key is ever visible, and the limit stays atomic across processes (the write lock is held from
 the check of ``data_version`` to the commit).
 """
@@ -112,6 +112,9 @@ class ReadCache:
     def prefetch(self, reads: Reads, plans: list[DecisionPlan]) -> None:
         """Fill what a batch of decisions will read, one statement per table, not one per
         decision: a flood of strangers brings IDs nobody has seen, each a miss everywhere."""
+        for entries in (self.users, self.blocks, self.counters):
+            if len(entries) > MAX_ENTRIES:  # a flood of new IDs: start again rather than grow
+                entries.clear()
         users = self.users
         ids = {
             p.actor.telegram_id
