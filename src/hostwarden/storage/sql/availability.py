@@ -26,6 +26,7 @@ from sqlalchemy.exc import (
 )
 
 MAX_REASON = 160
+ACCESS_EVERY = 256  # checks of an unchanged file between two access(2) calls
 # Waiting for a lock is contention, not loss: SQLite's busy timeout already waited 30 s.
 _CONTENTION = ("database is locked", "database table is locked", "busy")
 
@@ -62,8 +63,9 @@ class SqliteFile:
         self._identity: tuple[int, int] | None = None
         self.seen: tuple[int, int] | None = None  # the file's identity at the last check
         # Whether the file was writable, for the mode, owner and change time it was checked at:
-        # access(2) is asked again only when one of them changed.
-        self._access: tuple[tuple[int, int, int, int], bool] | None = None
+        # access(2) is asked again when one of them changed, and every ACCESS_EVERY checks (a
+        # read-only remount changes none of them; a write meanwhile fails closed on its own).
+        self._access: tuple[tuple[int, int, int, int], int, bool] | None = None
 
     @property
     def uri(self) -> str:
@@ -99,6 +101,8 @@ class SqliteFile:
         return None, replaced
 
     def _writable(self, key: tuple[int, int, int, int]) -> bool:
-        if self._access is None or self._access[0] != key:
-            self._access = (key, os.access(self.path, os.R_OK | os.W_OK))
-        return self._access[1]
+        if self._access is None or self._access[0] != key or self._access[1] >= ACCESS_EVERY:
+            self._access = (key, 0, os.access(self.path, os.R_OK | os.W_OK))
+        else:
+            self._access = (key, self._access[1] + 1, self._access[2])
+        return self._access[2]
