@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import html
 import logging
 import re
-import signal
 import socket
 import sys
 from collections.abc import Awaitable, Callable
@@ -25,6 +23,7 @@ from hostwarden.cli.common import (
     settings_for,
 )
 from hostwarden.errors import HostwardenError, Unavailable
+from hostwarden.signals import stop_on_signals
 
 if TYPE_CHECKING:
     from hostwarden.config import Settings
@@ -54,11 +53,7 @@ def run_front_end(
     configure_logging(sys.stdout, logging.INFO, extra_loggers=library_loggers)
 
     async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
+        stop = stop_on_signals()
         async with open_core(settings, database, policy=policy) as core:
             await serve(core, stop)
 

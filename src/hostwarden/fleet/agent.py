@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import socket
 import ssl
 import sys
@@ -35,6 +34,7 @@ from hostwarden.fleet.tls import HubPin
 from hostwarden.host.metrics import HostReader
 from hostwarden.host.monitor import HostMonitor
 from hostwarden.host.thresholds import MonitorSettings
+from hostwarden.signals import stop_on_signals
 
 LOG = logging.getLogger("hostwarden.agent")
 
@@ -157,11 +157,7 @@ def run_agent(
     sock = listen(host, port)
 
     async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
+        stop = stop_on_signals()
         await agent.serve(sock, context, stop)
 
     asyncio.run(main())
