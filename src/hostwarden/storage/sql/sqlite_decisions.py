@@ -1,19 +1,20 @@
-"""Guard decisions on SQLite through the standard library driver, with group commit.
+"""Guard decisions on SQLite through the standard library driver: alone at once, else group commit.
 
-A caller queues its plan and awaits a future. The queue is flushed on the event loop's next
-turn, so every decision that arrived meanwhile (aiogram runs updates as concurrent tasks) shares
-one transaction, and a single decision waits for no company. The flush takes SQLite's write lock
-with ``BEGIN IMMEDIATE`` without waiting: no other process can interleave, and each plan in turn
-reads, evaluates and writes in its own savepoint; one commit, then every caller is answered, so
-an acknowledged decision survives ``kill -9``. A decision is a few dozen microseconds of work in
-the page cache (``synchronous=NORMAL``; checkpoints are left to a thread), so it runs on the loop
-with no thread hop. When another connection holds the lock (another process, or this process's
-SQLAlchemy engine), the batch is tried again on a later turn of the loop, later decisions queued
-behind it in order, so the lock is never held while the loop does anything else. Accounts and
-blocks are read from a cache checked against ``PRAGMA data_version`` (:mod:`.sqlite_cache`),
-and the decisions of known users commit ahead of strangers' in a batch of their own. A console
-request's access work (:mod:`.sqlite_views`: the session, its user, the decision) queues here
-too and runs in the same transactions, as a known user's.
+A decision that finds nothing queued (and the last flush had no company) runs at once in its own
+transaction, answered without a turn of the loop; at most ``SOLO_PER_TURN`` a turn. Otherwise
+the caller queues its plan and awaits a future; the queue is flushed on the loop's next turn,
+so every decision that arrived meanwhile (aiogram runs updates as concurrent tasks) shares one
+transaction (at most ``MAX_BATCH``; :mod:`.sqlite_batch`). Each transaction takes SQLite's write
+lock with ``BEGIN IMMEDIATE`` without waiting, so no other process can interleave; one commit,
+then every caller is answered, so an acknowledged decision survives ``kill -9``. A decision is
+tens of microseconds of work in the page cache (``synchronous=NORMAL``; checkpoints are left to
+a thread), so it runs on the loop with no thread hop. When another connection holds the lock
+(another process, or this process's SQLAlchemy engine), the batch is tried again on a later turn
+of the loop, later decisions queued behind it in order, so the lock is never held while the loop
+does anything else. Accounts, blocks and counters are read from a cache checked against
+``PRAGMA data_version`` (:mod:`.sqlite_cache`), and the decisions of known users commit ahead of
+strangers' in a batch of their own. A console request's access work (:mod:`.sqlite_views`: the
+session, its user, the decision) goes the same way, as a known user's.
 """
 
 from __future__ import annotations
