@@ -22,11 +22,12 @@ from collections.abc import Callable
 from typing import Final
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from hostwarden.core.audit import ALL_KINDS, Kind
 from hostwarden.core.service import AccessCore
+from hostwarden.metrics_tally import DecisionTally
 from hostwarden.storage.base import AuditEvent
 
 LOG = logging.getLogger("hostwarden.metrics")
@@ -46,25 +47,10 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.updates = Counter(
-            "hostwarden_updates",
-            "Telegram updates by the guard's verdict.",
-            ["verdict"],
-            registry=r,
-        )
-        self.web_decisions = Counter(
-            "hostwarden_web_decisions",
-            "Console requests decided by the guard, by verdict.",
-            ["verdict"],
-            registry=r,
-        )
-        self.guard_seconds = Histogram(
-            "hostwarden_guard_seconds",
-            "Time the guard took to decide, by front end.",
-            ["front"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
-        )
+        # Decisions by verdict and the guard's latency (hostwarden_updates_total,
+        # hostwarden_web_decisions_total, hostwarden_guard_seconds): tallied, not locked.
+        self.decisions = DecisionTally(LATENCY_BUCKETS)
+        r.register(self.decisions)
         self.audit_events = Counter(
             "hostwarden_audit_events", "Audit events recorded, by kind.", ["kind"], registry=r
         )
@@ -84,7 +70,6 @@ class Metrics:
             f"Outbox messages due for delivery now (at most {OUTBOX_CAP} counted).",
             registry=r,
         )
-        self._decided: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
         self.sessions = Gauge("hostwarden_sessions", "Stored console sessions.", registry=r)
         self.store_up = Gauge(
             "hostwarden_store_up", "1 if the store answered at the last scrape.", registry=r
@@ -96,13 +81,7 @@ class Metrics:
 
     def decided(self, front: str, verdict: str, seconds: float) -> None:
         """One guard decision: ``front`` is ``bot`` or ``web``; ``verdict`` a Verdict value."""
-        children = self._decided.get((front, verdict))
-        if children is None:  # labels() takes a lock and builds a key: once per pair
-            counter = self.updates if front == "bot" else self.web_decisions
-            children = counter.labels(verdict=verdict), self.guard_seconds.labels(front=front)
-            self._decided[(front, verdict)] = children
-        children[0].inc()
-        children[1].observe(seconds)
+        self.decisions.add(front, verdict, seconds)
 
     def on_audit(self, event: AuditEvent) -> None:
         """The audit trail's observer: count the event by kind (unknown kinds as ``other``)."""
