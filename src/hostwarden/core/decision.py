@@ -84,8 +84,14 @@ class DecisionResult:
     writes: DecisionWrites
 
 
-def _outcome(writes: DecisionWrites, verdict: Verdict, reason: str, **rest: Any) -> DecisionResult:
-    return DecisionResult(Decision(verdict, reason, **rest), writes)
+def _outcome(
+    writes: DecisionWrites,
+    verdict: Verdict,
+    reason: str,
+    user: User | None = None,
+    reply: str | None = None,
+) -> DecisionResult:
+    return DecisionResult(Decision(verdict, reason, user, reply), writes)
 
 
 AlertPlanner = Callable[[str, str, Actor, HitResult, int, datetime], OutboxEntry]

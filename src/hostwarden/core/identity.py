@@ -75,7 +75,7 @@ class User:
 
     def has_role(self, needed: Role) -> bool:
         """Whether any of the user's roles satisfies ``needed``."""
-        return any(role.includes(needed) for role in self.roles)
+        return needed in self.roles or Role.ADMIN in self.roles  # what Role.includes says
 
 
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")

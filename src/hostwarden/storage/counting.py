@@ -7,6 +7,7 @@ stored with its :func:`block_event` in that same step.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -27,7 +28,13 @@ class CounterState:
     def stale(self, now: datetime, window_seconds: int, remember_seconds: int) -> bool:
         """Whether the row can be forgotten: window over, and no back-off level worth keeping."""
         keep_for = remember_seconds if self.level else window_seconds
-        return self.last_seen <= now - timedelta(seconds=keep_for)
+        return self.last_seen <= now - span(keep_for)
+
+
+@functools.lru_cache(maxsize=64)  # a rule's few lengths, asked for on every counted request
+def span(seconds: int) -> timedelta:
+    """``seconds`` as a :class:`timedelta`."""
+    return timedelta(seconds=seconds)
 
 
 def block_duration(rule: CounterRule, level: int) -> timedelta | None:
@@ -59,12 +66,11 @@ def apply_hit(
         return result, None, None
     if state is None or state.stale(now, rule.window_seconds, rule.remember_seconds):
         state = CounterState(0, now, 0, now, None)
-    window_over = now - state.window_start >= timedelta(seconds=rule.window_seconds)
+    window_over = now - state.window_start >= span(rule.window_seconds)
     count = 1 if window_over else state.count + 1
     window_start = now if window_over else state.window_start
     alert_due = rule.alert_every_seconds is not None and (
-        state.last_alert is None
-        or now - state.last_alert >= timedelta(seconds=rule.alert_every_seconds)
+        state.last_alert is None or now - state.last_alert >= span(rule.alert_every_seconds)
     )
     last_alert = now if alert_due else state.last_alert
     level = state.level

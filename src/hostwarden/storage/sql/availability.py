@@ -62,10 +62,13 @@ class SqliteFile:
         self.must_exist = False
         self._identity: tuple[int, int] | None = None
         self.seen: tuple[int, int] | None = None  # the file's identity at the last check
+        self._where = str(path)
         # Whether the file was writable, for the mode, owner and change time it was checked at:
         # access(2) is asked again when one of them changed, and every ACCESS_EVERY checks (a
         # read-only remount changes none of them; a write meanwhile fails closed on its own).
-        self._access: tuple[tuple[int, int, int, int], int, bool] | None = None
+        self._access_key: tuple[int, int, int, int] | None = None
+        self._access_checks = 0
+        self._access_ok = False
 
     @property
     def uri(self) -> str:
@@ -89,20 +92,21 @@ class SqliteFile:
         if not self.must_exist:
             return None, False
         try:
-            stat = self.path.stat()
+            stat = os.stat(self._where)
         except FileNotFoundError:
             return f"the database file {self.path} is missing", False
         except OSError as exc:
             return f"the database file {self.path} cannot be read ({exc.strerror})", False
-        self.seen = (stat.st_dev, stat.st_ino)
-        replaced = self._identity is not None and self._identity != self.seen
+        seen = self.seen = (stat.st_dev, stat.st_ino)
+        replaced = self._identity is not None and self._identity != seen
         if not self._writable((stat.st_mode, stat.st_uid, stat.st_gid, stat.st_ctime_ns)):
             return f"the database file {self.path} is not writable", replaced
         return None, replaced
 
     def _writable(self, key: tuple[int, int, int, int]) -> bool:
-        if self._access is None or self._access[0] != key or self._access[1] >= ACCESS_EVERY:
-            self._access = (key, 0, os.access(self.path, os.R_OK | os.W_OK))
+        if key != self._access_key or self._access_checks >= ACCESS_EVERY:
+            self._access_key, self._access_checks = key, 0
+            self._access_ok = os.access(self._where, os.R_OK | os.W_OK)
         else:
-            self._access = (key, self._access[1] + 1, self._access[2])
-        return self._access[2]
+            self._access_checks += 1
+        return self._access_ok

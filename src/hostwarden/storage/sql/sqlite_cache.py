@@ -94,16 +94,17 @@ class ReadCache:
         if self.events:
             conn.executemany(APPEND_WITH_ID, self.events)
             self.events.clear()
-        if not self.moved:
+        moved = self.moved
+        if not moved:
             return
-        conn.executemany(
-            PUT_COUNTER,
-            [
-                (key, s.count, stamp(s.window_start), s.level, stamp(s.last_seen),
-                 stamp(s.last_alert))
-                for key, s in self.moved.items()
-            ],
-        )  # fmt: skip
+        rows = [
+            (key, s.count, stamp(s.window_start), s.level, stamp(s.last_seen), stamp(s.last_alert))
+            for key, s in moved.items()
+        ]
+        if len(rows) == 1:  # a lone decision's counter
+            conn.execute(PUT_COUNTER, rows[0])
+        else:
+            conn.executemany(PUT_COUNTER, rows)
         if len(self.counters) > MAX_ENTRIES:
             self.counters.clear()
         self.counters.update(self.moved)

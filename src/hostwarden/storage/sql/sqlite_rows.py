@@ -103,13 +103,13 @@ class Reads:
 
     def __init__(self, conn: sqlite3.Connection, now: datetime | None) -> None:
         self._conn = conn
-        self._now = stamp(now)
+        self._now = now
 
     def block(self, keys: tuple[str, ...]) -> Block | None:
         if not keys:
             return None
         sql = _BLOCK.format(marks=",".join("?" * len(keys)))
-        row = self._conn.execute(sql, (*keys, self._now)).fetchone()
+        row = self._conn.execute(sql, (*keys, stamp(self._now))).fetchone()
         if row is None:
             return None
         created = unstamp(row[4])
