@@ -51,6 +51,22 @@ async def test_a_lone_decision_is_answered_without_waiting_a_turn(
     assert "tg:790" in [e.actor for e in events]  # committed before it was answered
 
 
+async def test_one_task_deciding_again_before_it_yields_is_answered_at_once_each_time(
+    sqlite_store: SqlStore,
+) -> None:
+    """Past the turn's budget too: its decisions come one after another, so none of them
+    could share a commit with another; waiting a turn would only delay it."""
+    decisions = sqlite_store.decisions
+    assert isinstance(decisions, SqliteDecisions)
+    before = decisions._commits
+    for n in range(SOLO_PER_TURN + 3):
+        step = decisions.decide(_plan(1200 + n))
+        with pytest.raises(StopIteration) as finished:  # never suspended
+            step.send(None)
+        assert finished.value.value.decision.reason == "unknown"
+    assert decisions._commits - before == SOLO_PER_TURN + 3
+
+
 async def test_decisions_past_the_turns_budget_share_one_commit(sqlite_store: SqlStore) -> None:
     decisions = sqlite_store.decisions
     assert isinstance(decisions, SqliteDecisions)

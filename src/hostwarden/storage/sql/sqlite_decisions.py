@@ -66,6 +66,7 @@ class SqliteDecisions:
         self._cache = ReadCache()
         self._busy_since: float | None = None
         self._solos = 0  # items run at once in this turn of the loop
+        self._solo_task: asyncio.Task[Any] | None = None  # the task of the last of them
         self._crowded = False  # whether the last flush had more than one item
         self._checkpoints = Checkpoints(Link(file, busy_ms=LOCK_WAIT_MS, autocheckpoint=True))
 
@@ -83,7 +84,7 @@ class SqliteDecisions:
 
     async def _queue(self, work: DecisionPlan | ViewPlan | Write) -> Any:
         loop = self._loop = asyncio.get_running_loop()
-        if self._alone() and self._solos < SOLO_PER_TURN:
+        if self._alone() and self._may_run_alone():
             ran, answer = self._solo(loop, work)
             if ran:
                 if isinstance(answer, BaseException):
@@ -107,6 +108,8 @@ class SqliteDecisions:
         if not self._solos:
             loop.call_soon(self._next_turn)
         self._solos += 1
+        if self._solos == SOLO_PER_TURN:  # the budget's last: whose task may go on alone
+            self._solo_task = asyncio.current_task(loop)
         try:
             conn = self._begin()
         except sqlite3.OperationalError as exc:
@@ -124,6 +127,17 @@ class SqliteDecisions:
 
     def _next_turn(self) -> None:
         self._solos = 0
+        self._solo_task = None
+
+    def _may_run_alone(self) -> bool:
+        """Within this turn's budget; or the task that ran the last item alone, deciding again
+        before it yields. The budget is there so that a burst of tasks (aiogram starts a batch
+        of updates together) shares commits; one task's items come one after another, each
+        waiting for the last, so no two of them could share one, and the other tasks of the
+        turn group among themselves once it yields."""
+        if self._solos < SOLO_PER_TURN:
+            return True
+        return self._solo_task is not None and asyncio.current_task() is self._solo_task
 
     def _alone(self) -> bool:
         """Nothing queued, and the last flush had no company either (under a flood, every
