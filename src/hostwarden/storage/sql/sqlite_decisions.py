@@ -71,45 +71,54 @@ class SqliteDecisions:
         self._checkpoints = Checkpoints(Link(file, busy_ms=LOCK_WAIT_MS, autocheckpoint=True))
 
     async def decide(self, plan: DecisionPlan) -> DecisionResult:
-        return cast("DecisionResult", await self._queue(plan))
+        done, answer = self._enter(plan)
+        return cast("DecisionResult", answer if done else await answer)
 
     async def view(self, plan: ViewPlan) -> SessionView:
         """A console request's access work (:mod:`.sqlite_views`), in a decision batch."""
-        return cast("SessionView", await self._queue(plan))
+        done, answer = self._enter(plan)
+        return cast("SessionView", answer if done else await answer)
 
     async def write(self, run: Callable[[sqlite3.Connection], T]) -> T:
         """``run`` (reads and writes, no await) in a decision batch's transaction, committed
         before it returns: the write lock is held only while the flush runs on the loop."""
-        return cast("T", await self._queue(Write(run)))
+        done, answer = self._enter(Write(run))
+        return cast("T", answer if done else await answer)
 
-    async def _queue(self, work: DecisionPlan | ViewPlan | Write) -> Any:
-        loop = self._loop = asyncio.get_running_loop()
+    def _enter(self, work: DecisionPlan | ViewPlan | Write) -> tuple[bool, Any]:
+        """``(True, answer)`` if ``work`` ran alone at once (its error is raised here), else
+        ``(False, future)``: it is queued for the next flush. No coroutine of its own: the
+        callers' are the only ones a lone decision goes through."""
         if self._alone() and self._may_run_alone():
-            ran, answer = self._solo(loop, work)
+            ran, answer = self._solo(work)
             if ran:
                 if isinstance(answer, BaseException):
                     raise answer
-                return answer
+                return True, answer
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # a new loop: the last one's turn bookkeeping is void
+            self._loop, self._solos, self._solo_task = loop, 0, None
         future: asyncio.Future[Any] = loop.create_future()
         self._pending.append((work, future))
         if not self._flush_scheduled:
             self._flush_scheduled = True
             loop.call_soon(self._flush)
-        return await future
+        return False, future
 
-    def _solo(
-        self, loop: asyncio.AbstractEventLoop, work: DecisionPlan | ViewPlan | Write
-    ) -> tuple[bool, object]:
+    def _solo(self, work: DecisionPlan | ViewPlan | Write) -> tuple[bool, object]:
         """An item that finds nothing queued runs at once, its own transaction: its caller does
         not wait a turn of the loop for company that may never come. Past ``SOLO_PER_TURN`` in
         one turn, items are queued and share the next flush (aiogram starts a batch of updates
         together: a flood of strangers is a few commits per turn, not one per update).
         ``(False, None)`` if another connection holds the lock: the item is queued."""
         if not self._solos:
-            loop.call_soon(self._next_turn)
+            # The loop is asked for once a turn: asyncio's get_running_loop costs a getpid
+            # system call each time, and a turn's items all run on the loop it names.
+            self._loop = asyncio.get_running_loop()
+            self._loop.call_soon(self._next_turn)
         self._solos += 1
         if self._solos == SOLO_PER_TURN:  # the budget's last: whose task may go on alone
-            self._solo_task = asyncio.current_task(loop)
+            self._solo_task = asyncio.current_task(self._loop)
         try:
             conn = self._begin()
         except sqlite3.OperationalError as exc:
@@ -137,7 +146,8 @@ class SqliteDecisions:
         turn group among themselves once it yields."""
         if self._solos < SOLO_PER_TURN:
             return True
-        return self._solo_task is not None and asyncio.current_task() is self._solo_task
+        task = self._solo_task
+        return task is not None and asyncio.current_task(self._loop) is task
 
     def _alone(self) -> bool:
         """Nothing queued, and the last flush had no company either (under a flood, every
