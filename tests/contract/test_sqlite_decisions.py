@@ -14,9 +14,11 @@ import pytest
 
 from hostwarden.core.audit import Kind
 from hostwarden.core.decision import DecisionPlan, DecisionResult
+from hostwarden.core.health import StoreHealth
 from hostwarden.core.identity import Actor, Role, User
 from hostwarden.storage.base import AuditEvent, AuditQuery, Block
 from hostwarden.storage.sql import SqlStore, sqlite_cache
+from hostwarden.storage.sql.availability import SqliteFile
 from hostwarden.storage.sql.sqlite_decisions import MAX_BATCH, SOLO_PER_TURN, SqliteDecisions
 from tests.contract.test_store_contract import DECISIONS, at
 
@@ -282,3 +284,35 @@ async def test_a_flood_of_new_ids_does_not_grow_the_cache_without_bound(
         await asyncio.gather(*_turns_budget(sqlite_store), *mine)
     cache = decisions._cache
     assert max(len(cache.users), len(cache.blocks), len(cache.counters)) <= 100 + 2 * 64
+
+
+def test_decisions_run_alone_again_on_a_new_event_loop(tmp_path: Path) -> None:
+    """The turn's bookkeeping belongs to one loop: items of a loop that ended mid-turn (its
+    reset never ran) do not keep the next loop's items queued."""
+    path = tmp_path / "loops.db"
+
+    async def prepare() -> None:
+        store = SqlStore(str(path))
+        await store.start()
+        await store.close()
+
+    asyncio.run(prepare())
+    file = SqliteFile(path)
+    file.must_exist = True
+    decisions = SqliteDecisions(file, StoreHealth())
+
+    async def burst(first: int) -> None:
+        for n in range(SOLO_PER_TURN + 2):  # one task, no yield: past the budget
+            step = decisions.decide(_plan(first + n))
+            with pytest.raises(StopIteration):  # ran alone: never suspended
+                step.send(None)
+        asyncio.get_running_loop().stop()  # the loop ends with this turn: no reset runs
+
+    try:
+        for first in (1300, 1400, 1500):
+            loop = asyncio.new_event_loop()
+            loop.run_until_complete(burst(first))
+            loop.close()
+    finally:
+        decisions.close()
+    assert decisions._commits == 3 * (SOLO_PER_TURN + 2)

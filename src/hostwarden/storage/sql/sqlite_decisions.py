@@ -146,8 +146,11 @@ class SqliteDecisions:
         turn group among themselves once it yields."""
         if self._solos < SOLO_PER_TURN:
             return True
-        task = self._solo_task
-        return task is not None and asyncio.current_task(self._loop) is task
+        task = asyncio.current_task(self._loop)
+        if task is None:  # not in a task of the turn's loop: that loop ended mid-turn
+            self._solos, self._solo_task = 0, None
+            return True
+        return task is self._solo_task
 
     def _alone(self) -> bool:
         """Nothing queued, and the last flush had no company either (under a flood, every
