@@ -1,7 +1,8 @@
 """Guard decisions on SQLite through the standard library driver: alone at once, else group commit.
 
 A decision that finds nothing queued (and the last flush had no company) runs at once in its own
-transaction, answered without a turn of the loop; at most ``SOLO_PER_TURN`` a turn. Otherwise
+transaction, answered without a turn of the loop; at most ``SOLO_PER_TURN`` a turn, besides the
+task that ran the last of those deciding again before it yields. Otherwise
 the caller queues its plan and awaits a future; the queue is flushed on the loop's next turn,
 so every decision that arrived meanwhile (aiogram runs updates as concurrent tasks) shares one
 transaction (at most ``MAX_BATCH``; :mod:`.sqlite_batch`). Each transaction takes SQLite's write
