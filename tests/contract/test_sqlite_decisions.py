@@ -19,7 +19,12 @@ from hostwarden.core.identity import Actor, Role, User
 from hostwarden.storage.base import AuditEvent, AuditQuery, Block
 from hostwarden.storage.sql import SqlStore, sqlite_cache
 from hostwarden.storage.sql.availability import SqliteFile
-from hostwarden.storage.sql.sqlite_decisions import MAX_BATCH, SOLO_PER_TURN, SqliteDecisions
+from hostwarden.storage.sql.sqlite_decisions import (
+    MAX_BATCH,
+    SOLO_PER_TURN,
+    SOLO_RUN_PER_TURN,
+    SqliteDecisions,
+)
 from tests.contract.test_store_contract import DECISIONS, at
 
 FAILING = 999
@@ -316,3 +321,25 @@ def test_decisions_run_alone_again_on_a_new_event_loop(tmp_path: Path) -> None:
     finally:
         decisions.close()
     assert decisions._commits == 3 * (SOLO_PER_TURN + 2)
+
+
+async def test_a_task_deciding_in_a_loop_lets_the_others_run_every_so_often(
+    sqlite_store: SqlStore,
+) -> None:
+    """It goes on alone for a while, then waits a turn: another task's decision and a timer
+    are not held until its loop ends."""
+    decisions = sqlite_store.decisions
+    order: list[str] = []
+
+    async def hammer() -> None:
+        for n in range(3 * SOLO_RUN_PER_TURN):
+            await decisions.decide(_plan(2000 + n))
+            order.append("hammer")
+
+    async def other() -> None:
+        await decisions.decide(_plan(1999))
+        order.append("other")
+
+    await asyncio.gather(hammer(), other())
+    assert order.index("other") <= SOLO_RUN_PER_TURN + 1  # with its turn's batch
+    assert order.count("hammer") == 3 * SOLO_RUN_PER_TURN

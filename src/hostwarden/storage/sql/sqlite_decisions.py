@@ -46,6 +46,9 @@ RETRY_MAX_SECONDS = 0.02
 # 256 strangers here); a larger burst is cut into batches, one per turn of the loop.
 MAX_BATCH = 256
 SOLO_PER_TURN = 4  # items run at once, each its own transaction, in one turn of the loop
+# One task's items in a row, alone, in one turn: past this it waits a turn, so that a task
+# deciding in a loop (a script over the core) lets the others run every few milliseconds.
+SOLO_RUN_PER_TURN = 64
 T = TypeVar("T")
 
 
@@ -141,12 +144,14 @@ class SqliteDecisions:
 
     def _may_run_alone(self) -> bool:
         """Within this turn's budget; or the task that ran the last item alone, deciding again
-        before it yields. The budget is there so that a burst of tasks (aiogram starts a batch
-        of updates together) shares commits; one task's items come one after another, each
-        waiting for the last, so no two of them could share one, and the other tasks of the
-        turn group among themselves once it yields."""
+        before it yields, up to ``SOLO_RUN_PER_TURN`` items. The budget is there so that a burst
+        of tasks (aiogram starts a batch of updates together) shares commits; one task's items
+        come one after another, each waiting for the last, so no two of them could share one,
+        and the other tasks of the turn group among themselves once it yields."""
         if self._solos < SOLO_PER_TURN:
             return True
+        if self._solos >= SOLO_RUN_PER_TURN:
+            return False
         task = asyncio.current_task(self._loop)
         if task is None:  # not in a task of the turn's loop: that loop ended mid-turn
             self._solos, self._solo_task = 0, None
