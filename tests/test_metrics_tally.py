@@ -3,17 +3,34 @@
 from __future__ import annotations
 
 import random
+import time
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    enable_created_metrics,
+    generate_latest,
+)
 
 from hostwarden.metrics import LATENCY_BUCKETS, Metrics
 from hostwarden.metrics_tally import DecisionTally
 
 
-def _samples(registry: CollectorRegistry) -> set[str]:
-    """Exposition lines without help, type and ``_created`` (the tally keeps no start time)."""
-    lines = generate_latest(registry).decode().splitlines()
-    return {line for line in lines if line and not line.startswith("#") and "_created" not in line}
+def _samples(registry: CollectorRegistry, since: float, until: float) -> set[str]:
+    """Exposition lines without help and type; a ``_created`` line's value (a wall-clock
+    stamp) is checked to fall in ``[since, until]`` and left out."""
+    found = set()
+    for line in generate_latest(registry).decode().splitlines():
+        if not line or line.startswith("#"):
+            continue
+        if "_created" in line:
+            series, _, value = line.rpartition(" ")
+            assert since <= float(value) <= until, line
+            line = series
+        found.add(line)
+    return found
 
 
 def test_the_tally_exposes_what_prometheus_clients_metrics_would() -> None:
@@ -26,6 +43,7 @@ def test_the_tally_exposes_what_prometheus_clients_metrics_would() -> None:
     tallied = CollectorRegistry()
     tally = DecisionTally(LATENCY_BUCKETS)
     tallied.register(tally)
+    since = time.time()
     rng = random.Random(7)
     # Every bound exactly (a value on a bound is in that bucket), zero, past the last, at random.
     values = [*LATENCY_BUCKETS, 0.0, 3.0, *(rng.uniform(0, 0.02) for _ in range(500))]
@@ -35,7 +53,9 @@ def test_the_tally_exposes_what_prometheus_clients_metrics_would() -> None:
         (updates if front == "bot" else web).labels(verdict=verdict).inc()
         seconds.labels(front=front).observe(value)
         tally.add(front, verdict, value)
-    assert _samples(tallied) == _samples(reference)
+    until = time.time()
+    assert _samples(tallied, since, until) == _samples(reference, since, until)
+    assert any("hostwarden_guard_seconds_created" in line for line in _samples(tallied, 0, until))
 
 
 def test_a_front_end_with_no_decisions_yet_shows_its_families_empty() -> None:
@@ -51,3 +71,16 @@ def test_a_front_end_with_no_decisions_yet_shows_its_families_empty() -> None:
         )
         == 1.0
     )
+
+
+def test_created_series_follow_prometheus_clients_switch() -> None:
+    metrics = Metrics()
+    metrics.decided("bot", "allow", 0.001)
+    disable_created_metrics()
+    try:
+        text = generate_latest(metrics.registry).decode()
+    finally:
+        enable_created_metrics()
+    assert "hostwarden_updates_created" not in text
+    assert "hostwarden_guard_seconds_created" not in text
+    assert "hostwarden_updates_created" in generate_latest(metrics.registry).decode()

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import cast
 
+from prometheus_client import metrics as prometheus_metrics
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString
 
 # Per front end: the counter family's name and help.
@@ -29,12 +32,20 @@ LATENCY = ("hostwarden_guard_seconds", "Time the guard took to decide, by front 
 _go = cast("Callable[[float], str]", floatToGoString)
 
 
+def _created_series() -> bool:
+    """Whether ``_created`` samples are exported: prometheus_client's own switch
+    (``disable_created_metrics()`` or ``PROMETHEUS_DISABLE_CREATED_SERIES``), kept in a private
+    global there."""
+    return bool(getattr(prometheus_metrics, "_use_created", True))
+
+
 class _Latency:
-    __slots__ = ("counts", "total")
+    __slots__ = ("counts", "created", "total")
 
     def __init__(self, buckets: int) -> None:
         self.counts = [0] * buckets  # per bucket, not cumulative; the last one is +Inf
         self.total = 0.0
+        self.created = time.time()  # as prometheus_client stamps a labelled child
 
 
 class DecisionTally(Collector):
@@ -43,12 +54,17 @@ class DecisionTally(Collector):
     def __init__(self, buckets: Sequence[float]) -> None:
         self._bounds = tuple(sorted(buckets))
         self._verdicts: dict[str, dict[str, int]] = {front: {} for front in FAMILIES}
+        self._created: dict[tuple[str, str], float] = {}  # when a (front, verdict) first came
         self._latency: dict[str, _Latency] = {}
 
     def add(self, front: str, verdict: str, seconds: float) -> None:
         """One decision of ``front`` (``bot`` or ``web``) with ``verdict``, taking ``seconds``."""
         counts = self._verdicts[front]
-        counts[verdict] = counts.get(verdict, 0) + 1
+        count = counts.get(verdict)
+        if count is None:
+            count = 0
+            self._created[(front, verdict)] = time.time()
+        counts[verdict] = count + 1
         latency = self._latency.get(front)
         if latency is None:
             latency = self._latency[front] = _Latency(len(self._bounds) + 1)
@@ -64,10 +80,12 @@ class DecisionTally(Collector):
 
     def _families(self, with_samples: bool) -> list[Metric]:
         found: list[Metric] = []
+        created = _created_series()
         for front, (name, text) in FAMILIES.items():
             family = CounterMetricFamily(name, text, labels=["verdict"])
             for verdict, count in sorted(self._verdicts[front].items()) if with_samples else ():
-                family.add_metric([verdict], count)
+                since = self._created[(front, verdict)] if created else None
+                family.add_metric([verdict], count, created=since)
             found.append(family)
         histogram = HistogramMetricFamily(*LATENCY, labels=["front"])
         for front, latency in sorted(self._latency.items()) if with_samples else ():
@@ -75,5 +93,8 @@ class DecisionTally(Collector):
             cumulative = itertools.accumulate(latency.counts)
             buckets = [(bound, float(n)) for bound, n in zip(bounds, cumulative, strict=True)]
             histogram.add_metric([front], buckets, latency.total)
+            if created:
+                labels = {"front": front}
+                histogram.samples.append(Sample(f"{LATENCY[0]}_created", labels, latency.created))
         found.append(histogram)
         return found
