@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from hostwarden.storage.sql import sqlite_rows
 from hostwarden.storage.sql.sqlite_rows import MAX_STAMPS, stamp, unstamp
@@ -33,3 +34,16 @@ def test_the_remembered_stamps_stay_bounded() -> None:
         value = start + timedelta(microseconds=n)
         assert stamp(value) == _iso(value)
     assert len(sqlite_rows._STAMPS) <= MAX_STAMPS
+
+
+def test_the_two_times_of_a_dst_fold_get_their_own_stamps() -> None:
+    """1:30 in New York on 2024-11-03 happens twice; Python calls the two equal."""
+    new_york = ZoneInfo("America/New_York")
+    first = datetime(2024, 11, 3, 1, 30, tzinfo=new_york)
+    second = first.replace(fold=1)
+    assert first == second  # the trap: one dict key for both
+    assert (stamp(first), stamp(second)) == (
+        "2024-11-03 05:30:00.000000",
+        "2024-11-03 06:30:00.000000",
+    )
+    assert stamp(second) == _iso(second) and stamp(first) == _iso(first)

@@ -87,6 +87,8 @@ def stamp(value: datetime | None) -> str | None:
     """A datetime as the schema stores it in SQLite: naive UTC, microseconds."""
     if value is None:
         return None
+    if value.tzinfo is not UTC:  # a local time in a DST fold equals its twin: no memo
+        return _stamp(value)
     text = _STAMPS.get(value)
     if text is None:
         if len(_STAMPS) >= MAX_STAMPS:
