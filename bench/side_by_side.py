@@ -22,7 +22,9 @@ event. All log to a stream that discards the text once formatted.
 Loads: one allowed user (64 messages every simulated 0.5 s: over hostwarden's rate limit most of
 the time, so mostly counted and dropped there); 20,000 unknown IDs five times each; 100,000
 unknown IDs once each. Each side's first contact with the allowed user is not timed. Messages
-per second; the ratios are hostwarden over a baseline.
+per second; the ratios are hostwarden over a baseline. Each load runs ``--rounds`` times (3),
+every side once a round in turn, each time on a fresh store; the table shows the medians, so a
+slow spell of the shared machine (a load lasts from half a second) does not land on one side.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import statistics
 import time
 from collections.abc import Awaitable, Callable
 from typing import TextIO, cast
@@ -39,10 +42,11 @@ from bench.common import ALLOWED_ID, Backends, started_core, table
 from bench.pytmbot_like import PyTMBotLike, StdlibPyTMBotLike
 from hostwarden.core.clock import ManualClock
 from hostwarden.core.identity import Actor
-from hostwarden.core.service import AccessCore
 from hostwarden.runtime import configure_logging, freeze_startup_heap
 
 CLIENTS = 64
+ROUNDS = 3  # every side once per round, in turn; the median is shown
+Sender = Callable[[int], int]
 
 
 class NullStream(io.TextIOBase):
@@ -80,56 +84,69 @@ async def run(
     return n / (time.perf_counter() - start)
 
 
+async def _baseline(kind: type[PyTMBotLike | StdlibPyTMBotLike], n: int, sender: Sender) -> float:
+    manual = ManualClock()
+    middleware = kind({ALLOWED_ID}, manual)
+
+    async def check(user_id: int) -> None:
+        middleware.check(user_id)
+
+    return await run(manual, n, sender, check)
+
+
+async def _hostwarden(backends: Backends, name: str, n: int, sender: Sender) -> float:
+    async with started_core(backends, name) as core:
+        freeze_startup_heap()  # as the bot and the console do once wired
+        clock = core.clock
+        assert isinstance(clock, ManualClock)
+
+        async def decide(user_id: int) -> None:
+            await core.guard.decide(Actor(telegram_id=user_id), "host.view")
+
+        return await run(clock, n, sender, decide)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--backends", default="memory,sqlite,postgres")
+    parser.add_argument("--rounds", type=int, default=ROUNDS)
     args = parser.parse_args()
     stream = cast(TextIO, NullStream())  # formats every line, keeps none
     configure_logging(stream)
     pytmbot_like.configure(stream)
-    rows: list[list[object]] = []
-    baselines: list[list[float]] = []
-    for label, kind in (
-        ("pyTMBot-like, loguru as shipped", PyTMBotLike),
-        ("pyTMBot-like, stdlib logging (lighter than shipped)", StdlibPyTMBotLike),
-    ):
-        rates: list[float] = []
-        for _, sender, n in loads(args.scale):
-            manual = ManualClock()
-            middleware = kind({ALLOWED_ID}, manual)
-
-            async def check(user_id: int, m: PyTMBotLike | StdlibPyTMBotLike = middleware) -> None:
-                m.check(user_id)
-
-            rates.append(await run(manual, n, sender, check))
-        baselines.append(rates)
-        rows.append([f"{label}, memory, nothing persisted", *(f"{r:,.0f}" for r in rates)])
-    loguru, stdlib = baselines
+    names = args.backends.split(",")
+    kinds = {"loguru": PyTMBotLike, "stdlib": StdlibPyTMBotLike}
+    # rates[side][load]: one figure per round; every side runs once per round, in turn.
+    rates: dict[str, list[list[float]]] = {side: [] for side in [*kinds, *names]}
     backends = Backends()
     try:
-        for name in args.backends.split(","):
-            rates = []
-            for _, sender, n in loads(args.scale):
-                async with started_core(backends, name) as core:
-                    freeze_startup_heap()  # as the bot and the console do once wired
-                    clock = core.clock
-                    assert isinstance(clock, ManualClock)
-
-                    async def decide(user_id: int, core: AccessCore = core) -> None:
-                        await core.guard.decide(Actor(telegram_id=user_id), "host.view")
-
-                    rates.append(await run(clock, n, sender, decide))
-            cells = [
-                f"{r:,.0f} ({r / a:.2f}; {r / b:.2f})"
-                for r, a, b in zip(rates, loguru, stdlib, strict=True)
-            ]
-            rows.append([f"hostwarden, {name}, everything persisted", *cells])
+        for _, sender, n in loads(args.scale):
+            for side in rates:
+                rates[side].append([])
+            for _ in range(args.rounds):
+                for side, kind in kinds.items():
+                    rates[side][-1].append(await _baseline(kind, n, sender))
+                for name in names:
+                    rates[name][-1].append(await _hostwarden(backends, name, n, sender))
     finally:
         backends.close()
+    median = {side: [statistics.median(r) for r in per_load] for side, per_load in rates.items()}
+    rows: list[list[object]] = [
+        [f"pyTMBot-like, {label}, memory, nothing persisted", *(f"{r:,.0f}" for r in median[side])]
+        for side, label in (("loguru", "loguru as shipped"),
+                            ("stdlib", "stdlib logging (lighter than shipped)"))
+    ]  # fmt: skip
+    for name in names:
+        cells = [
+            f"{r:,.0f} ({r / a:.2f}; {r / b:.2f})"
+            for r, a, b in zip(median[name], median["loguru"], median["stdlib"], strict=True)
+        ]
+        rows.append([f"hostwarden, {name}, everything persisted", *cells])
     print(
-        f"Messages per second ({CLIENTS} at a time; in brackets: hostwarden's ratio to the "
-        "loguru-as-shipped baseline; to the lighter stdlib-logging baseline)\n"
+        f"Messages per second ({CLIENTS} at a time; the median of {args.rounds} rounds, every "
+        "side once a round; in brackets: hostwarden's ratio to the loguru-as-shipped baseline; "
+        "to the lighter stdlib-logging baseline)\n"
     )
     print(table(["", *(name for name, _, _ in loads(args.scale))], rows))
 
