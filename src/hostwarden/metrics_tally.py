@@ -39,13 +39,21 @@ def _created_series() -> bool:
     return bool(getattr(prometheus_metrics, "_use_created", True))
 
 
+class _Count:
+    __slots__ = ("count", "created")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.created = time.time()  # as prometheus_client stamps a labelled child
+
+
 class _Latency:
     __slots__ = ("counts", "created", "total")
 
     def __init__(self, buckets: int) -> None:
         self.counts = [0] * buckets  # per bucket, not cumulative; the last one is +Inf
         self.total = 0.0
-        self.created = time.time()  # as prometheus_client stamps a labelled child
+        self.created = time.time()
 
 
 class DecisionTally(Collector):
@@ -53,18 +61,15 @@ class DecisionTally(Collector):
 
     def __init__(self, buckets: Sequence[float]) -> None:
         self._bounds = tuple(sorted(buckets))
-        self._verdicts: dict[str, dict[str, int]] = {front: {} for front in FAMILIES}
-        self._created: dict[tuple[str, str], float] = {}  # when a (front, verdict) first came
+        self._counts: dict[tuple[str, str], _Count] = {}  # by (front, verdict)
         self._latency: dict[str, _Latency] = {}
 
     def add(self, front: str, verdict: str, seconds: float) -> None:
         """One decision of ``front`` (``bot`` or ``web``) with ``verdict``, taking ``seconds``."""
-        counts = self._verdicts[front]
-        count = counts.get(verdict)
-        if count is None:
-            count = 0
-            self._created[(front, verdict)] = time.time()
-        counts[verdict] = count + 1
+        counted = self._counts.get((front, verdict))
+        if counted is None:
+            counted = self._counts[(front, verdict)] = _Count()
+        counted.count += 1
         latency = self._latency.get(front)
         if latency is None:
             latency = self._latency[front] = _Latency(len(self._bounds) + 1)
@@ -81,15 +86,17 @@ class DecisionTally(Collector):
     def _families(self, with_samples: bool) -> list[Metric]:
         found: list[Metric] = []
         created = _created_series()
+        counts = sorted(self._counts.items()) if with_samples else []
         for front, (name, text) in FAMILIES.items():
             family = CounterMetricFamily(name, text, labels=["verdict"])
-            for verdict, count in sorted(self._verdicts[front].items()) if with_samples else ():
-                since = self._created[(front, verdict)] if created else None
-                family.add_metric([verdict], count, created=since)
+            for (of, verdict), counted in counts:
+                if of == front:
+                    since = counted.created if created else None
+                    family.add_metric([verdict], counted.count, created=since)
             found.append(family)
         histogram = HistogramMetricFamily(*LATENCY, labels=["front"])
+        bounds = [_go(b) for b in self._bounds] + ["+Inf"]
         for front, latency in sorted(self._latency.items()) if with_samples else ():
-            bounds = [_go(b) for b in self._bounds] + ["+Inf"]
             cumulative = itertools.accumulate(latency.counts)
             buckets = [(bound, float(n)) for bound, n in zip(bounds, cumulative, strict=True)]
             histogram.add_metric([front], buckets, latency.total)

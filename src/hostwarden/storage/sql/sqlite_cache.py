@@ -107,8 +107,8 @@ class ReadCache:
             conn.executemany(PUT_COUNTER, rows)
         if len(self.counters) > MAX_ENTRIES:
             self.counters.clear()
-        self.counters.update(self.moved)
-        self.moved.clear()
+        self.counters.update(moved)
+        moved.clear()
 
     def prefetch(self, reads: Reads, plans: list[DecisionPlan]) -> None:
         """Fill what a batch of decisions will read, one statement per table, not one per
