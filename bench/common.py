@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import statistics
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -53,6 +54,7 @@ class Backends:
     def close(self) -> None:
         if self._pg is not None:
             self._pg.stop()
+        shutil.rmtree(self._dir, ignore_errors=True)  # the SQLite files, their WAL included
 
 
 def bench_settings(allowed: Sequence[int] = (ALLOWED_ID,)) -> CoreSettings:
