@@ -36,3 +36,42 @@ def test_access_is_asked_when_the_file_changes_and_every_so_many_checks(
     writable[0] = True
     assert file.problem() == (None, False)
     assert len(asked) == 3
+
+
+def test_the_check_before_each_transaction_passes_only_what_problem_would(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "store.db"
+    path.write_bytes(b"")
+    asked: list[str] = []
+
+    def access(target: object, mode: int) -> bool:
+        asked.append(str(target))
+        return True
+
+    monkeypatch.setattr(availability.os, "access", access)
+    file = SqliteFile(path)
+    assert not file.unchanged(None)  # not started: the slow path decides
+    file.must_exist = True
+    assert file.problem() == (None, False)
+    seen = file.seen
+    assert seen is not None
+    assert not file.unchanged((seen[0], seen[1] + 1))  # another file than the connection's
+    for _ in range(ACCESS_EVERY):
+        assert file.unchanged(seen)
+    assert not file.unchanged(seen)  # the budget spent: problem() asks access(2) again
+    assert file.problem() == (None, False) and len(asked) == 2
+    assert file.unchanged(seen)
+
+    os.chmod(path, 0o400)  # made read-only
+    assert not file.unchanged(seen)
+    os.chmod(path, 0o600)
+    assert file.problem() == (None, False) and file.unchanged(seen)
+
+    replacement = tmp_path / "restored.db"
+    replacement.write_bytes(b"")
+    os.replace(replacement, path)  # restored from a backup
+    assert not file.unchanged(seen)
+    path.unlink()
+    assert not file.unchanged(seen)
+    assert file.problem()[0] is not None

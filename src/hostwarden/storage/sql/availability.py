@@ -103,6 +103,28 @@ class SqliteFile:
             return f"the database file {self.path} is not writable", replaced
         return None, replaced
 
+    def unchanged(self, identity: tuple[int, int] | None) -> bool:
+        """Whether the started store's file is still ``identity`` and, as last asked, writable:
+        :meth:`problem` in one ``stat`` and no call, for every transaction of the decision store.
+        ``False`` only means "look closer": :meth:`problem` then says what, if anything, changed.
+        """
+        if not self.must_exist or identity is None:
+            return False
+        try:
+            stat = os.stat(self._where)
+        except OSError:
+            return False
+        if (
+            (stat.st_dev, stat.st_ino) != identity
+            or self._access_checks >= ACCESS_EVERY
+            or not self._access_ok
+            or (stat.st_mode, stat.st_uid, stat.st_gid, stat.st_ctime_ns) != self._access_key
+        ):
+            return False
+        self._access_checks += 1
+        self.seen = identity
+        return True
+
     def _writable(self, key: tuple[int, int, int, int]) -> bool:
         if key != self._access_key or self._access_checks >= ACCESS_EVERY:
             self._access_key, self._access_checks = key, 0

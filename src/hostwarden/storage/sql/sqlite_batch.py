@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from hostwarden.core.decision import DecisionPlan
 from hostwarden.core.viewing import ViewPlan
 from hostwarden.storage.sql import sqlite_views
-from hostwarden.storage.sql.sqlite_rows import Reads
+from hostwarden.storage.sql.sqlite_rows import Reads, decide_in
 
 if TYPE_CHECKING:
     from hostwarden.storage.sql.sqlite_cache import ReadCache
@@ -41,6 +41,8 @@ def step_in(
     conn: sqlite3.Connection, work: DecisionPlan | ViewPlan | Write, cache: ReadCache
 ) -> object:
     """A queued item, inside ``conn``'s open transaction."""
+    if type(work) is DecisionPlan:  # nearly every item
+        return decide_in(conn, work, cache)
     if isinstance(work, Write):
         return work.run(conn)
     return sqlite_views.step_in(conn, work, cache)

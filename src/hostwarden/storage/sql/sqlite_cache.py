@@ -43,6 +43,10 @@ def user_key(telegram_id: int | None, username: str | None) -> UserKey | None:
     return username.casefold() if username is not None else None
 
 
+def _row(key: str, s: CounterState) -> tuple[object, ...]:
+    return key, s.count, stamp(s.window_start), s.level, stamp(s.last_seen), stamp(s.last_alert)
+
+
 class ReadCache:
     """Accounts by Telegram ID or name, blocks and counters by key, valid for one
     ``data_version``; and the counters moved in the open transaction, not yet written."""
@@ -97,14 +101,11 @@ class ReadCache:
         moved = self.moved
         if not moved:
             return
-        rows = [
-            (key, s.count, stamp(s.window_start), s.level, stamp(s.last_seen), stamp(s.last_alert))
-            for key, s in moved.items()
-        ]
-        if len(rows) == 1:  # a lone decision's counter
-            conn.execute(PUT_COUNTER, rows[0])
+        if len(moved) == 1:  # a lone decision's counter
+            ((key, s),) = moved.items()
+            conn.execute(PUT_COUNTER, _row(key, s))
         else:
-            conn.executemany(PUT_COUNTER, rows)
+            conn.executemany(PUT_COUNTER, [_row(key, s) for key, s in moved.items()])
         if len(self.counters) > MAX_ENTRIES:
             self.counters.clear()
         self.counters.update(moved)

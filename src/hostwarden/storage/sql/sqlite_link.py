@@ -34,6 +34,9 @@ class Link:
 
     def usable(self) -> sqlite3.Connection:
         """The connection; :class:`StorageError` if the file is gone or not writable."""
+        conn = self._conn
+        if conn is not None and self._file.unchanged(self._identity):
+            return conn
         reason, _ = self._file.problem()
         if reason is not None:
             self.drop()

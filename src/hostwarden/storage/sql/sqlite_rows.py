@@ -194,6 +194,8 @@ def write(
 ) -> list[AuditEvent]:
     """Store a decision's writes. With ``cache``, its counter and audit rows are left to the
     cache, which writes them all before the commit (the events get their ids now)."""
+    if cache is not None and writes.block is None and not writes.events and not writes.outbox:
+        return []  # an allowed decision: its counter is the cache's to write
     if cache is None and writes.counter is not None:
         key, state = writes.counter
         conn.execute(
