@@ -14,6 +14,7 @@ from prometheus_client import (
     generate_latest,
 )
 
+from hostwarden.core.guard import Verdict
 from hostwarden.metrics import LATENCY_BUCKETS, Metrics
 from hostwarden.metrics_tally import DecisionTally
 
@@ -84,3 +85,26 @@ def test_created_series_follow_prometheus_clients_switch() -> None:
     assert "hostwarden_updates_created" not in text
     assert "hostwarden_guard_seconds_created" not in text
     assert "hostwarden_updates_created" in generate_latest(metrics.registry).decode()
+
+
+def test_a_verdict_and_its_value_count_in_one_series_labelled_with_the_plain_value() -> None:
+    metrics = Metrics()
+    metrics.decided("bot", Verdict.ALLOW, 0.001)  # what the gate passes
+    metrics.decided("bot", "allow", 0.001)
+    metrics.decided("bot", Verdict.DROP, 0.001)
+    lines = [
+        line
+        for line in generate_latest(metrics.registry).decode().splitlines()
+        if line.startswith("hostwarden_updates_total")
+    ]
+    assert sorted(lines) == [
+        'hostwarden_updates_total{verdict="allow"} 2.0',
+        'hostwarden_updates_total{verdict="drop"} 1.0',
+    ]
+    labels = [
+        sample.labels["verdict"]
+        for family in metrics.registry.collect()
+        for sample in family.samples
+        if sample.name == "hostwarden_updates_total"
+    ]
+    assert labels and all(type(label) is str for label in labels)  # no enum leaks out

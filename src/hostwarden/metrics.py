@@ -80,7 +80,8 @@ class Metrics:
         core.audit.observers.append(self.on_audit)
 
     def decided(self, front: str, verdict: str, seconds: float) -> None:
-        """One guard decision: ``front`` is ``bot`` or ``web``; ``verdict`` a Verdict value."""
+        """One guard decision: ``front`` is ``bot`` or ``web``; ``verdict`` a Verdict (or its
+        value: a Verdict is the string it stands for, and is kept as that plain string)."""
         self.decisions.add(front, verdict, seconds)
 
     def on_audit(self, event: AuditEvent) -> None:

@@ -66,9 +66,9 @@ class DecisionTally(Collector):
 
     def add(self, front: str, verdict: str, seconds: float) -> None:
         """One decision of ``front`` (``bot`` or ``web``) with ``verdict``, taking ``seconds``."""
-        counted = self._counts.get((front, verdict))
+        counted = self._counts.get((front, verdict))  # a Verdict finds its value's entry
         if counted is None:
-            counted = self._counts[(front, verdict)] = _Count()
+            counted = self._counts[(str(front), str(verdict))] = _Count()
         counted.count += 1
         latency = self._latency.get(front)
         if latency is None:

@@ -73,7 +73,7 @@ class AccessGate(BaseMiddleware):
             started = timer()
             decision = await self._services.core.guard.decide(actor, reading.action, reading.host)
             if self._metrics is not None:
-                self._metrics.decided("bot", decision.verdict.value, timer() - started)
+                self._metrics.decided("bot", decision.verdict, timer() - started)
         except Exception:  # fail closed: no decision, no access
             if self._services.core.health.available:
                 LOG.exception("access check failed; update dropped")

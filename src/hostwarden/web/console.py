@@ -167,7 +167,7 @@ class Console:
             started = timer()
             decision = await self.core.guard.decide(viewer.actor(), action, host)
         if self.metrics is not None:
-            self.metrics.decided("web", decision.verdict.value, timer() - started)
+            self.metrics.decided("web", decision.verdict, timer() - started)
         if decision.verdict is Verdict.ALLOW:
             return viewer
         if decision.verdict is Verdict.ASK_TOTP:

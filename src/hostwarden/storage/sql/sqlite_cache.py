@@ -178,7 +178,11 @@ class CachedReads:
 
     def block(self, keys: tuple[str, ...]) -> Block | None:
         blocks = self._cache.blocks
-        missing = [key for key in keys if key not in blocks]
+        missing = None
+        for key in keys:  # a loop, not a comprehension: nearly always nothing is missing
+            if key not in blocks:
+                missing = [key for key in keys if key not in blocks]
+                break
         if missing:
             if len(blocks) > MAX_ENTRIES:
                 blocks.clear()
