@@ -1,6 +1,6 @@
 """What the access gate costs: updates per second through feed_update, with and without it.
 
-    uv run python -m bench.bot_gate [--n 3000] [--backends memory,sqlite,postgres]
+    uv run python -m bench.bot_gate [--n 6000] [--backends memory,sqlite,postgres]
 
 An allowed user sends /getmyid (a handler that replies without touching the host), so the
 difference is the gate: the guard's decision, its store reads and its audit.
@@ -23,7 +23,7 @@ from bench.common import ALLOWED_ID, Backends, per_backend, table
 from hostwarden.core.clock import ManualClock
 from hostwarden.runtime import freeze_startup_heap
 
-ROUNDS = 10
+ROUNDS = 20  # of 300 updates each at the default size
 
 
 async def measure(backends: Backends, backend: str, n: int) -> list[object]:
@@ -56,7 +56,7 @@ async def measure(backends: Backends, backend: str, n: int) -> list[object]:
 
 
 async def main() -> None:
-    n, rows = await per_backend(__doc__, 3000, measure)
+    n, rows = await per_backend(__doc__, 6000, measure)
     print(f"{n:,} updates from one allowed user, /getmyid, one process\n")
     print(
         table(["backend", "updates/s without gate", "with gate", "ratio", "gate µs/update"], rows)
