@@ -11,29 +11,36 @@ from hostwarden.storage.sql import availability
 from hostwarden.storage.sql.availability import ACCESS_EVERY, SqliteFile
 
 
+class Access:
+    """access(2) as the file check sees it: what it was asked, and what it answers."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.asked: list[str] = []
+        self.writable = True
+        monkeypatch.setattr(availability.os, "access", self)
+
+    def __call__(self, target: object, mode: int) -> bool:
+        self.asked.append(str(target))
+        return self.writable
+
+
 def test_access_is_asked_when_the_file_changes_and_every_so_many_checks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "store.db"
     path.write_bytes(b"")
-    asked: list[str] = []
-    writable = [True]
-
-    def access(target: object, mode: int) -> bool:
-        asked.append(str(target))
-        return writable[0]
-
-    monkeypatch.setattr(availability.os, "access", access)
+    access = Access(monkeypatch)
+    asked = access.asked
     file = SqliteFile(path)
     file.must_exist = True
     for _ in range(ACCESS_EVERY + 1):
         assert file.problem() == (None, False)
     assert len(asked) == 1  # an unchanged file: asked once
-    writable[0] = False  # a read-only remount changes neither mode, owner nor change time
+    access.writable = False  # a read-only remount changes neither mode, owner nor change time
     reason, _ = file.problem()
     assert reason is not None and "not writable" in reason  # asked again after the budget
     os.chmod(path, 0o600)  # a change of mode is seen at once
-    writable[0] = True
+    access.writable = True
     assert file.problem() == (None, False)
     assert len(asked) == 3
 
@@ -43,13 +50,7 @@ def test_the_check_before_each_transaction_passes_only_what_problem_would(
 ) -> None:
     path = tmp_path / "store.db"
     path.write_bytes(b"")
-    asked: list[str] = []
-
-    def access(target: object, mode: int) -> bool:
-        asked.append(str(target))
-        return True
-
-    monkeypatch.setattr(availability.os, "access", access)
+    asked = Access(monkeypatch).asked
     file = SqliteFile(path)
     assert not file.unchanged(None)  # not started: the slow path decides
     file.must_exist = True
