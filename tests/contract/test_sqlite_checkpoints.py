@@ -17,7 +17,8 @@ from typing import Any, cast
 import pytest
 
 from hostwarden.storage.sql import sqlite_link
-from hostwarden.storage.sql.sqlite_link import RESTART_FRAMES, checkpoint
+from hostwarden.storage.sql.availability import SqliteFile
+from hostwarden.storage.sql.sqlite_link import RESTART_FRAMES, Link, checkpoint
 
 FRAME = 4096 + 24  # a page and its frame header
 
@@ -147,3 +148,32 @@ def test_a_reader_on_an_old_snapshot_puts_the_restart_off_without_holding_the_wr
     checkpoint(store.checkpointer)  # the next checkpoint, the reader gone
     store.commit()
     assert store.frames() == 2
+
+
+def test_a_wal_grown_by_a_flood_is_cut_back_when_it_starts_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The decision store's own connection (``Link``) cuts the WAL file back to
+    ``WAL_SIZE_LIMIT`` once it starts over: a flood or a long reader leaves no lasting file."""
+    monkeypatch.setattr(sqlite_link, "WAL_SIZE_LIMIT", 64 * FRAME)
+    store = Store(tmp_path / "store.db")  # creates the file and its table, in WAL mode
+    file = SqliteFile(store.path)
+    file.must_exist = True
+    link = Link(file, busy_ms=0, autocheckpoint=False)
+    writer = link.usable()
+    try:
+        for n in range(300):  # a flood: the WAL grows to 600 frames
+            writer.execute("BEGIN IMMEDIATE")
+            writer.execute("INSERT OR REPLACE INTO counters VALUES ('k', ?)", (n,))
+            writer.execute("COMMIT")
+        assert store.wal_size() > 500 * FRAME
+        checkpoint(store.checkpointer)  # copied back: the next commit starts the WAL over
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("INSERT OR REPLACE INTO counters VALUES ('k', -1)")
+        writer.execute("COMMIT")
+        assert store.wal_size() <= 64 * FRAME
+        assert writer.execute("SELECT count FROM counters").fetchone() == (-1,)
+    finally:
+        link.drop()
+        store.writer.close()
+        store.checkpointer.close()

@@ -17,7 +17,7 @@ from hostwarden.core.decision import DecisionPlan, DecisionResult
 from hostwarden.core.health import StoreHealth
 from hostwarden.core.identity import Actor, Role, User
 from hostwarden.storage.base import AuditEvent, AuditQuery, Block
-from hostwarden.storage.sql import SqlStore, sqlite_cache
+from hostwarden.storage.sql import SqlStore, sqlite_cache, sqlite_decisions
 from hostwarden.storage.sql.availability import SqliteFile
 from hostwarden.storage.sql.sqlite_decisions import (
     MAX_BATCH,
@@ -83,6 +83,23 @@ async def test_decisions_past_the_turns_budget_share_one_commit(sqlite_store: Sq
     results = await asyncio.gather(*_turns_budget(sqlite_store), *queued)
     assert [r.decision.reason for r in results] == ["unknown"] * (SOLO_PER_TURN + extra)
     assert decisions._commits - before == SOLO_PER_TURN + 1
+
+
+async def test_checkpoints_are_asked_for_by_items_committed_not_by_commits(
+    sqlite_store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A flood's batch writes many pages in one commit: counted by commit, the WAL grew by
+    hundreds of megabytes between two checkpoints."""
+    decisions = sqlite_store.decisions
+    assert isinstance(decisions, SqliteDecisions)
+    monkeypatch.setattr(sqlite_decisions, "CHECKPOINT_EVERY", 8)
+    asked: list[bool] = []
+    monkeypatch.setattr(decisions._checkpoints, "request", lambda: asked.append(True))
+    commits = decisions._commits
+    queued = [decisions.decide(_plan(1300 + n)) for n in range(10)]
+    await asyncio.gather(*_turns_budget(sqlite_store), *queued)
+    assert decisions._commits - commits == SOLO_PER_TURN + 1  # fewer than 8 commits
+    assert asked == [True]  # but 14 items: one checkpoint
 
 
 async def test_a_users_counter_moves_once_per_decision_in_one_batch(

@@ -121,8 +121,7 @@ class SqliteFile:
             or (stat.st_mode, stat.st_uid, stat.st_gid, stat.st_ctime_ns) != self._access_key
         ):
             return False
-        self._access_checks += 1
-        self.seen = identity
+        self._access_checks += 1  # no shared state written but this count (two threads ask)
         return True
 
     def _writable(self, key: tuple[int, int, int, int]) -> bool:

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from hostwarden.core.health import StoreHealth
 from hostwarden.errors import ConfigError, StorageError
 from hostwarden.storage.sql.availability import SqliteFile, unavailable_reason
+from hostwarden.storage.sql.sqlite_link import WAL_SIZE_LIMIT
 
 
 def normalise_url(url: str) -> str:
@@ -61,6 +62,7 @@ def _sqlite_events(engine: AsyncEngine, file: SqliteFile | None) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
         cursor.close()
         if file is not None:
             file.connected()

@@ -39,7 +39,9 @@ if TYPE_CHECKING:
     from hostwarden.core.viewing import SessionView
 
 LOG = logging.getLogger("hostwarden.store")
-CHECKPOINT_EVERY = 1000  # commits on the loop between two passive checkpoints in the thread
+# Items committed (decisions, views, writes) between two checkpoints in the thread: counted by
+# item, not by commit, as a batch of 256 strangers writes about 64 pages in one commit.
+CHECKPOINT_EVERY = 1000
 LOCK_WAIT_MS = 30_000  # how long a batch waits for another connection's write lock, at most
 RETRY_MAX_SECONDS = 0.02
 # Items per transaction, at most: a flush holds the loop and the write lock (about 40 ms for
@@ -67,6 +69,7 @@ class SqliteDecisions:
         self._flush_scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._commits = 0
+        self._items = 0  # items committed, for the checkpoints
         self._cache = ReadCache()
         self._busy_since: float | None = None
         self._solos = 0  # items run at once in this turn of the loop
@@ -185,11 +188,12 @@ class SqliteDecisions:
             raise
         return conn
 
-    def _committed(self) -> None:
+    def _committed(self, items: int = 1) -> None:
         if not self._health.available:
             self._health.ok()
         self._commits += 1
-        if self._commits % CHECKPOINT_EVERY == 0:
+        before, self._items = self._items, self._items + items
+        if before // CHECKPOINT_EVERY != self._items // CHECKPOINT_EVERY:
             self._checkpoints.request()
 
     def _flush(self) -> None:
@@ -217,7 +221,7 @@ class SqliteDecisions:
         except Exception as exc:
             self.settle(batch, exc)
             return
-        self._committed()
+        self._committed(len(batch))
         self.answer(zip((future for _, future in batch), answers, strict=True))
 
     def _more(self) -> None:

@@ -16,9 +16,12 @@ import threading
 from hostwarden.errors import StorageError
 from hostwarden.storage.sql.availability import SqliteFile
 
-# Frames still in the WAL after a passive checkpoint that show it has not started over since the
-# last one (checkpoints are asked for every 1,000 commits): then a restart is forced.
-RESTART_FRAMES = 2000
+# Frames still in the WAL after a passive checkpoint that show it has not started over for a
+# while (checkpoints are asked for every 1,000 items): then a restart is forced. Each restart
+# holds writers for its syncs (two fsyncs; on an SD card, hundreds of milliseconds), so rarely.
+RESTART_FRAMES = 8192
+# The WAL file is cut back to this when it starts over, after a flood or a long reader grew it.
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
 RESTART_WAIT_MS = 20  # how long a restart waits for the write lock, then for readers, at most
 
 
@@ -59,6 +62,7 @@ class Link:
         conn.execute(f"PRAGMA busy_timeout={self._busy_ms}")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
         if not self._autocheckpoint:
             conn.execute("PRAGMA wal_autocheckpoint=0")
         return conn
@@ -106,10 +110,12 @@ def checkpoint(conn: sqlite3.Connection) -> None:
     writes), so that moment never comes: the WAL grew by a page a commit for as long as the load
     lasted (83 MB for 20,000 updates of one user), each commit writing to pages the kernel had to
     allocate. So when the WAL still holds ``RESTART_FRAMES`` frames after a passive checkpoint,
-    a ``RESTART`` one holds writers off while it copies the few that came meanwhile, and the
-    next commit begins the WAL again. It waits for the write lock, and then for readers, at most
+    a ``RESTART`` one holds writers off while it copies the few that came meanwhile and syncs,
+    and the next commit begins the WAL again (and syncs its header, as SQLite does whenever the
+    WAL starts over). It waits for the write lock, and then for readers, at most
     ``RESTART_WAIT_MS`` each (``conn``'s busy timeout meanwhile): decisions queue behind it for
-    a few milliseconds, and a reader on an old snapshot (a long export) only puts the restart
+    its syncs (a few milliseconds on an SSD, more on slow storage, hence only every
+    ``RESTART_FRAMES``), and a reader on an old snapshot (a long export) only puts the restart
     off to a later checkpoint.
     """
     _, frames, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
