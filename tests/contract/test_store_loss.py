@@ -74,14 +74,19 @@ class Running:
         return self.notifier.texts
 
 
-async def _running(url: str) -> Running:
+async def _started(url: str) -> Running:
     clock = ManualClock()
     core = AccessCore(SqlStore(url), fast_settings(), clock)
     await core.start()
-    await core.accounts.register(
+    return Running(core, clock)
+
+
+async def _running(url: str) -> Running:
+    running = await _started(url)
+    await running.core.accounts.register(
         "alice", "a long enough password", frozenset({Role.USER}), (ALICE,)
     )
-    return Running(core, clock)
+    return running
 
 
 def store_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -114,9 +119,13 @@ def _copy_aside(path: Path, aside: Path) -> None:
         target.close()
 
 
-def _delete(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm"):
+def _delete(path: Path, suffixes: tuple[str, ...] = ("", "-wal", "-shm")) -> None:
+    for suffix in suffixes:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def _wal_beside(path: Path) -> bool:
+    return Path(f"{path}-wal").exists()
 
 
 def _read_only(path: Path) -> Callable[[], object]:
@@ -152,6 +161,38 @@ async def test_a_deleted_sqlite_file_fails_closed_until_restored(
     assert store_lines(caplog_store)[1:] == [BACK]
     assert (await running.sent())[1].startswith("<b>Store is back</b>")
     assert running.core.health.available
+
+
+async def test_a_file_replaced_under_its_old_wal_is_refused_not_mixed_with_it(
+    sqlite_running: tuple[Running, Path], caplog_store: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    """A backup renamed over the live file (or restored after deleting the file alone): the
+    old file's -wal is still beside it, held by this process. Opened, the new file would get
+    the old one's latest pages over it; it is refused until hostwarden is restarted."""
+    running, path = sqlite_running
+    assert await running.alice_allowed()
+    _copy_aside(path, tmp_path / "backup.db")
+    for _ in range(20):  # the old file moves on: its WAL holds pages the backup lacks
+        assert await running.alice_allowed()
+    os.replace(tmp_path / "backup.db", path)
+    restored = path.read_bytes()
+
+    await running.refused_every_time()
+    assert _wal_beside(path)
+    [line] = store_lines(caplog_store)
+    assert "was replaced while in use" in line and "-wal" in line
+    assert path.read_bytes() == restored  # never opened, never written
+
+    await running.core.close()
+    assert _wal_beside(path)  # SQLite keeps a WAL whose file was moved: removed as the line says
+    _delete(path, ("-wal", "-shm"))
+    again = await _started(str(path))
+    try:
+        assert await again.alice_allowed()
+        with sqlite3.connect(path) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    finally:
+        await again.core.close()
 
 
 async def test_a_read_only_sqlite_file_fails_closed_until_writable(

@@ -69,6 +69,8 @@ class SqliteFile:
         self._access_key: tuple[int, int, int, int] | None = None
         self._access_checks = 0
         self._access_ok = False
+        # The file last seen at the path, and why it may not be opened (None: it may).
+        self._judged: tuple[tuple[int, int], str | None] | None = None
 
     @property
     def uri(self) -> str:
@@ -99,9 +101,33 @@ class SqliteFile:
             return f"the database file {self.path} cannot be read ({exc.strerror})", False
         seen = self.seen = (stat.st_dev, stat.st_ino)
         replaced = self._identity is not None and self._identity != seen
+        refusal = self._refusal(seen)
+        if refusal is not None:
+            return refusal, replaced
         if not self._writable((stat.st_mode, stat.st_uid, stat.st_gid, stat.st_ctime_ns)):
             return f"the database file {self.path} is not writable", replaced
         return None, replaced
+
+    def _refusal(self, seen: tuple[int, int]) -> str | None:
+        """Why the file now at the path, if it is not the one this process had, may not be
+        opened: the old file's ``-wal`` is beside it. This process's connections still hold
+        that WAL (and its ``-shm``) open; a connection to the new file would take them for its
+        own and lay the old file's latest pages over it (``database disk image is malformed``).
+        A file is judged when it is first seen, and a refused one again until that WAL is gone:
+        a WAL made after that is the new file's own.
+        """
+        judged = self._judged
+        if judged == (seen, None):
+            return None
+        refusal = None
+        if judged is not None and os.path.exists(f"{self._where}-wal"):
+            refusal = (
+                f"the database file {self.path} was replaced while in use, with the old one's "
+                "-wal beside it: stop hostwarden, remove that -wal and -shm if they remain, and "
+                "start it again"
+            )
+        self._judged = (seen, refusal)
+        return refusal
 
     def unchanged(self, identity: tuple[int, int] | None) -> bool:
         """Whether the started store's file is still ``identity`` and, as last asked, writable:
