@@ -23,6 +23,7 @@ from hostwarden.core.clock import ManualClock
 from hostwarden.core.health import StoreLossAlerts
 from hostwarden.core.identity import Actor, Role
 from hostwarden.core.service import AccessCore
+from hostwarden.core.settings import AccessSettings
 from hostwarden.errors import StorageError
 from hostwarden.storage.sql import SqlStore
 from hostwarden.storage.sql.availability import unavailable_reason
@@ -30,6 +31,7 @@ from tests.conftest import fast_settings
 from tests.pgserver import PgServer, find_bin
 
 ALICE = 4711
+BOB = 4712  # allowed by the configuration only
 LOST = "store unavailable: {}; refusing every request until it is back"
 BACK = "store is back; serving requests again"
 
@@ -161,6 +163,33 @@ async def test_a_deleted_sqlite_file_fails_closed_until_restored(
     assert store_lines(caplog_store)[1:] == [BACK]
     assert (await running.sent())[1].startswith("<b>Store is back</b>")
     assert running.core.health.available
+
+
+async def test_a_restored_file_older_than_a_first_contact_gets_its_account_made_again(
+    tmp_path: Path,
+) -> None:
+    """A config-declared ID's account is made on its first contact, once a process: restored
+    from a copy taken before that, the store lacks it, and the ID must not become a stranger
+    (counted, blocked, reported) for the rest of the process's life."""
+    path = tmp_path / "hostwarden.db"
+    clock = ManualClock()
+    settings = fast_settings(access=AccessSettings(allowed_telegram_ids=[BOB]))
+    core = AccessCore(SqlStore(str(path)), settings, clock)
+    await core.start()
+    try:
+        _copy_aside(path, tmp_path / "backup.db")  # before Bob ever wrote
+        assert (await core.guard.decide(Actor(telegram_id=BOB), "host.view")).allowed
+        _delete(path)
+        clock.advance(1)
+        with pytest.raises(StorageError):
+            await core.guard.decide(Actor(telegram_id=BOB), "host.view")
+        shutil.copyfile(tmp_path / "backup.db", path)
+        for _ in range(3):
+            clock.advance(1)
+            decision = await core.guard.decide(Actor(telegram_id=BOB), "host.view")
+            assert decision.allowed, decision.reason
+    finally:
+        await core.close()
 
 
 async def test_a_file_replaced_under_its_old_wal_is_refused_not_mixed_with_it(

@@ -111,6 +111,13 @@ class Guard:
         await asyncio.shield(making)
         self._known_accounts.add(telegram_id)
 
+    def store_changed(self, reason: str | None) -> None:
+        """A :class:`~hostwarden.core.health.StoreHealth` listener: once the store is lost, it
+        may come back restored from a copy older than some first contacts, so every
+        config-declared ID has its stored account made again, if missing, on its next contact
+        (the first after the outage included, before it is counted as a stranger's)."""
+        self._known_accounts.clear()
+
     def _made(self, telegram_id: int, done: asyncio.Future[User | None]) -> None:
         self._materialising.pop(telegram_id, None)
         if not done.cancelled():

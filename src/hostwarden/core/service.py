@@ -108,6 +108,7 @@ class AccessCore:
             settings.access,
             store.decisions,
         )
+        self.health.subscribe(self.guard.store_changed)
         # The console's per-request access work, one store step (core/viewing.py).
         self.viewing = Viewing(store.views, self.sessions, self.guard, self.directory, clock)
 
