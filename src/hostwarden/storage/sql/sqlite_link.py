@@ -2,8 +2,9 @@
 
 A connection is opened in autocommit mode (transactions are the caller's ``BEGIN IMMEDIATE``),
 with ``synchronous=NORMAL`` (WAL) and foreign keys on; a file that was replaced (restored from a
-backup) is opened again. WAL checkpoints run in a thread of their own, never on the loop
-(:func:`checkpoint`).
+backup) is opened again, unless the old file's ``-wal`` is still beside it (refused: see
+:class:`~.availability.SqliteFile`). WAL checkpoints run in a thread of their own, never on the
+loop (:func:`checkpoint`).
 """
 
 from __future__ import annotations
