@@ -54,6 +54,11 @@ def unavailable_reason(exc: BaseException) -> str | None:
     return None
 
 
+def _access_key(stat: os.stat_result) -> tuple[int, int, int, int]:
+    """What a change of writability changes: mode, owner, group, change time."""
+    return stat.st_mode, stat.st_uid, stat.st_gid, stat.st_ctime_ns
+
+
 class SqliteFile:
     """The SQLite file of a store: its identity at connect, and whether it must already exist."""
 
@@ -104,7 +109,7 @@ class SqliteFile:
         refusal = self._refusal(seen)
         if refusal is not None:
             return refusal, replaced
-        if not self._writable((stat.st_mode, stat.st_uid, stat.st_gid, stat.st_ctime_ns)):
+        if not self._writable(_access_key(stat)):
             return f"the database file {self.path} is not writable", replaced
         return None, replaced
 
@@ -144,7 +149,7 @@ class SqliteFile:
             (stat.st_dev, stat.st_ino) != identity
             or self._access_checks >= ACCESS_EVERY
             or not self._access_ok
-            or (stat.st_mode, stat.st_uid, stat.st_gid, stat.st_ctime_ns) != self._access_key
+            or _access_key(stat) != self._access_key
         ):
             return False
         self._access_checks += 1  # no shared state written but this count (two threads ask)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from hostwarden.core.identity import User
 from hostwarden.storage.base import Block
 from hostwarden.storage.counting import CounterState
-from hostwarden.storage.sql.sqlite_rows import APPEND_WITH_ID, PUT_COUNTER, stamp
+from hostwarden.storage.sql.sqlite_rows import APPEND_WITH_ID, PUT_COUNTER, counter_row
 
 if TYPE_CHECKING:
     from hostwarden.core.decision import DecisionPlan, DecisionWrites
@@ -41,10 +41,6 @@ def user_key(telegram_id: int | None, username: str | None) -> UserKey | None:
     if telegram_id is not None:
         return telegram_id
     return username.casefold() if username is not None else None
-
-
-def _row(key: str, s: CounterState) -> tuple[object, ...]:
-    return key, s.count, stamp(s.window_start), s.level, stamp(s.last_seen), stamp(s.last_alert)
 
 
 class ReadCache:
@@ -103,9 +99,9 @@ class ReadCache:
             return
         if len(moved) == 1:  # a lone decision's counter
             ((key, s),) = moved.items()
-            conn.execute(PUT_COUNTER, _row(key, s))
+            conn.execute(PUT_COUNTER, counter_row(key, s))
         else:
-            conn.executemany(PUT_COUNTER, [_row(key, s) for key, s in moved.items()])
+            conn.executemany(PUT_COUNTER, [counter_row(key, s) for key, s in moved.items()])
         if len(self.counters) > MAX_ENTRIES:
             self.counters.clear()
         self.counters.update(moved)
@@ -178,11 +174,7 @@ class CachedReads:
 
     def block(self, keys: tuple[str, ...]) -> Block | None:
         blocks = self._cache.blocks
-        missing = None
-        for key in keys:  # a loop, not a comprehension: nearly always nothing is missing
-            if key not in blocks:
-                missing = [key for key in keys if key not in blocks]
-                break
+        missing = [key for key in keys if key not in blocks]
         if missing:
             if len(blocks) > MAX_ENTRIES:
                 blocks.clear()

@@ -107,6 +107,14 @@ def _stamp(value: datetime) -> str:
     )  # fmt: skip
 
 
+def counter_row(key: str, state: CounterState) -> tuple[object, ...]:
+    """The parameters of :data:`PUT_COUNTER` for ``state`` under ``key``."""
+    return (
+        key, state.count, stamp(state.window_start), state.level, stamp(state.last_seen),
+        stamp(state.last_alert),
+    )  # fmt: skip
+
+
 def unstamp(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
 
@@ -194,21 +202,8 @@ def write(
 ) -> list[AuditEvent]:
     """Store a decision's writes. With ``cache``, its counter and audit rows are left to the
     cache, which writes them all before the commit (the events get their ids now)."""
-    if cache is not None and writes.block is None and not writes.events and not writes.outbox:
-        return []  # an allowed decision: its counter is the cache's to write
     if cache is None and writes.counter is not None:
-        key, state = writes.counter
-        conn.execute(
-            PUT_COUNTER,
-            (
-                key,
-                state.count,
-                stamp(state.window_start),
-                state.level,
-                stamp(state.last_seen),
-                stamp(state.last_alert),
-            ),
-        )
+        conn.execute(PUT_COUNTER, counter_row(*writes.counter))
     if writes.block is not None:
         block = writes.block
         conn.execute(
