@@ -58,19 +58,38 @@ def transact(
 ) -> list[object]:
     """Every item of ``works`` in the transaction ``conn`` has begun (``cache`` checked in it);
     one commit. The answers come in order: an item's value, or the exception it alone raised."""
+    if len(works) == 1:
+        return [transact_one(conn, works[0], cache)]
     try:
-        if len(works) > 1:
-            _prefetch(conn, works, cache)
-        # Alone, the transaction is the item's savepoint.
-        answers = [step_in(conn, works[0], cache)] if len(works) == 1 else _all(conn, works, cache)
+        _prefetch(conn, works, cache)
+        answers = _all(conn, works, cache)
         cache.write_moved(conn)
         conn.execute("COMMIT")
     except BaseException:
-        cache.clear()
-        with contextlib.suppress(sqlite3.Error):
-            conn.execute("ROLLBACK")
+        _undo(conn, cache)
         raise
     return answers
+
+
+def transact_one(
+    conn: sqlite3.Connection, work: DecisionPlan | ViewPlan | Write, cache: ReadCache
+) -> object:
+    """One item alone in the transaction ``conn`` has begun, committed: its answer, or its error
+    raised with its writes undone (alone, the transaction is the item's savepoint)."""
+    try:
+        answer = step_in(conn, work, cache)
+        cache.write_moved(conn)
+        conn.execute("COMMIT")
+    except BaseException:
+        _undo(conn, cache)
+        raise
+    return answer
+
+
+def _undo(conn: sqlite3.Connection, cache: ReadCache) -> None:
+    cache.clear()
+    with contextlib.suppress(sqlite3.Error):
+        conn.execute("ROLLBACK")
 
 
 def _prefetch(

@@ -25,11 +25,10 @@ from typing import TYPE_CHECKING
 from hostwarden.core.identity import User
 from hostwarden.storage.base import Block
 from hostwarden.storage.counting import CounterState
-from hostwarden.storage.sql.sqlite_rows import APPEND_WITH_ID, PUT_COUNTER, counter_row
+from hostwarden.storage.sql.sqlite_rows import APPEND_WITH_ID, PUT_COUNTER, Reads, counter_row
 
 if TYPE_CHECKING:
     from hostwarden.core.decision import DecisionPlan, DecisionWrites
-    from hostwarden.storage.sql.sqlite_rows import Reads
 
 # A flood of strangers brings a new ID per message: past this, start again rather than grow.
 MAX_ENTRIES = 50_000
@@ -149,8 +148,9 @@ class ReadCache:
         stored = self.users.get(key) if key is not None else None
         return stored is not None and plan.context.resolve_user(stored) is not None
 
-    def reader(self, reads: Reads, now: datetime) -> CachedReads:
-        return CachedReads(self, reads, now)
+    def reader(self, conn: sqlite3.Connection, now: datetime) -> CachedReads:
+        """A decision's reads at ``now``, in ``conn``'s open transaction."""
+        return CachedReads(self, conn, now)
 
     def note(self, writes: DecisionWrites) -> None:
         """Lay a committed-to-be decision's writes over the entries."""
@@ -165,12 +165,16 @@ class CachedReads:
     """A :class:`~hostwarden.core.decision.DecisionReader` that asks the database only on a
     miss; second factors always come from the database."""
 
-    __slots__ = ("_cache", "_now", "_reads")
+    __slots__ = ("_cache", "_conn", "_now")
 
-    def __init__(self, cache: ReadCache, reads: Reads, now: datetime) -> None:
+    def __init__(self, cache: ReadCache, conn: sqlite3.Connection, now: datetime) -> None:
         self._cache = cache
-        self._reads = reads
+        self._conn = conn
         self._now = now
+
+    @property
+    def _reads(self) -> Reads:
+        return Reads(self._conn, self._now)
 
     def block(self, keys: tuple[str, ...]) -> Block | None:
         blocks = self._cache.blocks

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from hostwarden.core.viewing import ViewPlan
 from hostwarden.errors import StorageError
 from hostwarden.storage.sql.availability import SqliteFile
-from hostwarden.storage.sql.sqlite_batch import Write, locked, transact
+from hostwarden.storage.sql.sqlite_batch import Write, locked, transact, transact_one
 from hostwarden.storage.sql.sqlite_cache import ReadCache
 from hostwarden.storage.sql.sqlite_link import Checkpoints, Link
 
@@ -96,7 +96,7 @@ class SqliteDecisions:
         """``(True, answer)`` if ``work`` ran alone at once (its error is raised here), else
         ``(False, future)``: it is queued for the next flush. No coroutine of its own: the
         callers' are the only ones a lone decision goes through."""
-        if self._alone() and self._may_run_alone():
+        if self._runs_alone():
             ran, answer = self._solo(work)
             if ran:
                 if isinstance(answer, BaseException):
@@ -135,7 +135,7 @@ class SqliteDecisions:
         except Exception as exc:
             return True, self._failed(exc)
         try:
-            (answer,) = transact(conn, [work], self._cache)
+            answer = transact_one(conn, work, self._cache)
         except Exception as exc:
             return True, self._failed(exc)
         self._committed()
@@ -145,12 +145,17 @@ class SqliteDecisions:
         self._solos = 0
         self._solo_task = None
 
-    def _may_run_alone(self) -> bool:
-        """Within this turn's budget; or the task that ran the last item alone, deciding again
-        before it yields, up to ``SOLO_RUN_PER_TURN`` items. The budget is there so that a burst
-        of tasks (aiogram starts a batch of updates together) shares commits; one task's items
-        come one after another, each waiting for the last, so no two of them could share one,
-        and the other tasks of the turn group among themselves once it yields."""
+    def _runs_alone(self) -> bool:
+        """Whether an item runs at once, alone: nothing is queued and the last flush had no
+        company either (under a flood, every item is queued: one commit per batch is cheaper
+        than a few solos a turn); and it is within this turn's budget, or of the task that ran
+        the last item alone, deciding again before it yields, up to ``SOLO_RUN_PER_TURN``.
+        The budget is there so that a burst of tasks (aiogram starts a batch of updates
+        together) shares commits; one task's items come one after another, each waiting for the
+        last, so no two of them could share one, and the other tasks of the turn group among
+        themselves once it yields."""
+        if self._pending or self._flush_scheduled or self._crowded:
+            return False
         if self._solos < SOLO_PER_TURN:
             return True
         if self._solos >= SOLO_RUN_PER_TURN:
@@ -160,11 +165,6 @@ class SqliteDecisions:
             self._solos, self._solo_task = 0, None
             return True
         return task is self._solo_task
-
-    def _alone(self) -> bool:
-        """Nothing queued, and the last flush had no company either (under a flood, every
-        item is queued: one commit per batch is cheaper than a few solos a turn)."""
-        return not self._pending and not self._flush_scheduled and not self._crowded
 
     def close(self) -> None:
         """Stop the checkpoint thread and close the connections; fail what still waits."""

@@ -238,8 +238,8 @@ def decide_in(
     With ``cache`` (checked in this transaction), accounts, blocks and counters are read from
     it, and the counter moved is left to it to write before the commit.
     """
-    reads = Reads(conn, plan.now)
-    result = plan.evaluate(reads if cache is None else cache.reader(reads, plan.now))
+    now = plan.now
+    result = plan.evaluate(Reads(conn, now) if cache is None else cache.reader(conn, now))
     writes = result.writes
     events = write(conn, writes, plan.now, cache)
     if cache is not None:
