@@ -74,6 +74,8 @@ def test_the_installed_package_is_the_wheel_not_the_checkout(venv: Path, tmp_pat
     assert where.startswith(str(venv)), where
     shown = _run(venv / "bin" / "hostwarden", "--version", cwd=tmp_path)
     assert shown == f"hostwarden {__version__}\n"
+    # PEP 561: a project importing the core type-checks against it (records are frozen there)
+    assert (Path(where.strip()).parent / "py.typed").is_file()
 
 
 def test_the_installed_demo_runs_outside_the_checkout(venv: Path, tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from hostwarden.core.audit import Kind
 from hostwarden.core.identity import Actor, Role, User
 from hostwarden.core.policy import CLAIM, ActionRule
 from hostwarden.core.settings import AccessSettings
+from hostwarden.records import record
 from hostwarden.storage.base import AuditEvent, Block, CounterRule, HitResult
 from hostwarden.storage.counting import CounterState, apply_hit, block_event
 
@@ -34,7 +35,7 @@ class Verdict(StrEnum):
     ASK_TOTP = "ask_totp"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Decision:
     """What the front end must do. ``reply`` is safe, fixed text; ``user`` is set when known."""
 
@@ -76,7 +77,7 @@ class DecisionWrites:
     outbox: list[OutboxEntry] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DecisionResult:
     """A decision and what it wrote (``writes.events`` carry their store ids once committed)."""
 
@@ -122,7 +123,7 @@ def actor_ref(actor: Actor) -> str:
     return f"ip:{actor.ip}" if actor.ip else "anonymous"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DecisionPlan:
     """One decision to make: who asks for what, at what time, under which rules."""
 

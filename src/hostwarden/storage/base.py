@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from hostwarden.core.health import StoreHealth
 from hostwarden.core.identity import User
+from hostwarden.records import record
 
 if TYPE_CHECKING:
     from hostwarden.core.decision import DecisionPlan, DecisionResult
@@ -35,7 +36,7 @@ class CounterRule:
     alert_every_seconds: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class HitResult:
     """What one attempt did to its counter.
 
