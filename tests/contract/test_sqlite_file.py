@@ -1,4 +1,5 @@
-"""The SQLite file check before each transaction: one stat, and access(2) only now and then."""
+"""The SQLite file check before each transaction: one stat, held for 5 ms, and access(2) only now
+and then."""
 
 from __future__ import annotations
 
@@ -8,7 +9,21 @@ from pathlib import Path
 import pytest
 
 from hostwarden.storage.sql import availability
-from hostwarden.storage.sql.availability import ACCESS_EVERY, SqliteFile
+from hostwarden.storage.sql.availability import ACCESS_EVERY, CHECK_HOLDS_SECONDS, SqliteFile
+
+
+class Ticks:
+    """A monotonic clock that moves only when told to."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def lapse(self) -> None:
+        """Move past what a passed check holds for."""
+        self.now += CHECK_HOLDS_SECONDS
 
 
 class Access:
@@ -51,7 +66,8 @@ def test_the_check_before_each_transaction_passes_only_what_problem_would(
     path = tmp_path / "store.db"
     path.write_bytes(b"")
     asked = Access(monkeypatch).asked
-    file = SqliteFile(path)
+    ticks = Ticks()
+    file = SqliteFile(path, ticks)
     assert not file.unchanged(None)  # not started: the slow path decides
     file.must_exist = True
     assert file.problem() == (None, False)
@@ -59,16 +75,20 @@ def test_the_check_before_each_transaction_passes_only_what_problem_would(
     assert seen is not None
     assert not file.unchanged((seen[0], seen[1] + 1))  # another file than the connection's
     for _ in range(ACCESS_EVERY):
+        ticks.lapse()
         assert file.unchanged(seen)
+    ticks.lapse()
     assert not file.unchanged(seen)  # the budget spent: problem() asks access(2) again
     assert file.problem() == (None, False) and len(asked) == 2
     assert file.unchanged(seen)
 
+    ticks.lapse()
     os.chmod(path, 0o400)  # made read-only
     assert not file.unchanged(seen)
     os.chmod(path, 0o600)
     assert file.problem() == (None, False) and file.unchanged(seen)
 
+    ticks.lapse()
     replacement = tmp_path / "restored.db"
     replacement.write_bytes(b"")
     os.replace(replacement, path)  # restored from a backup
@@ -76,3 +96,31 @@ def test_the_check_before_each_transaction_passes_only_what_problem_would(
     path.unlink()
     assert not file.unchanged(seen)
     assert file.problem()[0] is not None
+
+
+def test_a_passed_check_holds_for_5_ms_of_its_own_file_only(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    path.write_bytes(b"")
+    ticks = Ticks()
+    file = SqliteFile(path, ticks)
+    file.must_exist = True
+    assert file.problem() == (None, False)
+    seen = file.seen
+    assert seen is not None
+    assert file.unchanged(seen)
+
+    path.unlink()  # within what the check holds, the deletion is not seen yet
+    assert file.unchanged(seen)
+    assert not file.unchanged((seen[0], seen[1] + 1))  # nor does it hold for another file
+    ticks.now += CHECK_HOLDS_SECONDS * 0.99
+    assert file.unchanged(seen)
+    ticks.now += CHECK_HOLDS_SECONDS * 0.02
+    assert not file.unchanged(seen)  # 5 ms on: the file is looked at again, and is gone
+
+    path.write_bytes(b"")
+    assert file.problem() == (None, False)
+    seen = file.seen
+    assert seen is not None and file.unchanged(seen)
+    path.unlink()
+    assert file.problem()[0] is not None  # a problem found by the full check
+    assert not file.unchanged(seen)  # ends what the fast one held at once

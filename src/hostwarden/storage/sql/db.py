@@ -9,7 +9,8 @@ again without a restart; a committed write ends the outage.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -77,9 +78,18 @@ def _sqlite_events(engine: AsyncEngine, file: SqliteFile | None) -> None:
 
 
 class Database:
-    """One async engine plus ``write()`` and ``read()`` transactions, reporting to ``health``."""
+    """One async engine plus ``write()`` and ``read()`` transactions, reporting to ``health``.
 
-    def __init__(self, url: str, pool_size: int = 5, health: StoreHealth | None = None) -> None:
+    ``monotonic`` times how long an SQLite file check holds (:class:`SqliteFile`; tests pass
+    their own clock's)."""
+
+    def __init__(
+        self,
+        url: str,
+        pool_size: int = 5,
+        health: StoreHealth | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.url = normalise_url(url)
         self.health = health or StoreHealth()
         self.file: SqliteFile | None = None
@@ -89,7 +99,7 @@ class Database:
             database = make_url(self.url).database
             if database and database != ":memory:" and not database.startswith("file:"):
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
-                self.file = SqliteFile(Path(database))
+                self.file = SqliteFile(Path(database), monotonic)
             self.engine = create_async_engine(self.url, connect_args={"timeout": 30})
             _sqlite_events(self.engine, self.file)
         else:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 
 from hostwarden.core.health import StoreHealth
 from hostwarden.storage.sql.accounts import SqlElevations, SqlSessions, SqlTotp, SqlUsers
@@ -24,11 +26,18 @@ __all__ = ["SqlStore", "normalise_url"]
 class SqlStore:
     """SQLite (a file path or ``sqlite:///``) or PostgreSQL (``postgresql://``).
 
-    ``health`` hears when the database is lost and when it is back (one is made if not given).
+    ``health`` hears when the database is lost and when it is back (one is made if not given);
+    ``monotonic`` times how long an SQLite file check holds (tests pass their own clock's).
     """
 
-    def __init__(self, url: str, pool_size: int = 5, health: StoreHealth | None = None) -> None:
-        self.db = Database(url, pool_size, health)
+    def __init__(
+        self,
+        url: str,
+        pool_size: int = 5,
+        health: StoreHealth | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.db = Database(url, pool_size, health, monotonic)
         self.health = self.db.health
         self.users = SqlUsers(self.db)
         self.counters = SqlCounters(self.db)
