@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import textwrap
+from datetime import UTC, datetime
 
 import pytest
 from mypy import api as mypy_api
@@ -30,10 +31,13 @@ def test_a_record_compares_and_hashes_by_value_and_has_no_dict() -> None:
         Point(1).z = 3  # type: ignore[attr-defined]  # slots: no new attributes either
 
 
-def test_the_decision_values_are_records() -> None:
+def test_the_decision_values_are_records_but_a_cached_state_stays_frozen() -> None:
     for kind in (Decision, HitResult, CounterState):
         assert dataclasses.is_dataclass(kind)
         assert "__dict__" not in dir(kind)
+    state = CounterState(1, datetime.now(UTC), 0, datetime.now(UTC), None)
+    with pytest.raises(dataclasses.FrozenInstanceError):  # the read cache hands it to callers
+        state.count = 0  # type: ignore[misc]
     decision = Decision(Verdict.ALLOW, "allowed")
     assert {decision: 1}[Decision(Verdict.ALLOW, "allowed")] == 1
 

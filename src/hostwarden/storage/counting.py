@@ -8,14 +8,14 @@ stored with its :func:`block_event` in that same step.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from hostwarden.core.audit import Kind
-from hostwarden.records import record
 from hostwarden.storage.base import AuditEvent, Block, CounterRule, HitResult
 
 
-@record
+@dataclass(frozen=True, slots=True)  # frozen when it runs: caches hold it and hand it out
 class CounterState:
     """One key's counter as stored."""
 
