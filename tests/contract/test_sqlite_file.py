@@ -124,3 +124,30 @@ def test_a_passed_check_holds_for_5_ms_of_its_own_file_only(tmp_path: Path) -> N
     path.unlink()
     assert file.problem()[0] is not None  # a problem found by the full check
     assert not file.unchanged(seen)  # ends what the fast one held at once
+
+
+def test_the_check_sees_the_wal_or_shm_replaced_under_a_connection(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    path.write_bytes(b"")
+    wal, shm = Path(f"{path}-wal"), Path(f"{path}-shm")
+    wal.write_bytes(b"")
+    shm.write_bytes(b"")
+    ticks = Ticks()
+    file = SqliteFile(path, ticks)
+    file.must_exist = True
+    assert file.problem() == (None, False)
+    seen, companions = file.seen, file.companions()
+    assert seen is not None and None not in companions
+    assert file.unchanged(seen, companions)
+    held = wal.open("rb")  # as the connection holds it: its inode cannot be reused meanwhile
+    wal.unlink()
+    ticks.lapse()
+    assert not file.unchanged(seen, companions)  # the -wal is gone
+    wal.write_bytes(b"")
+    assert not file.unchanged(seen, companions)  # another -wal is not the one
+    assert file.unchanged(seen, file.companions())
+    assert file.problem() == (None, False)  # the file itself is fine: the caller decides
+    reason = file.refuse("the -wal went")
+    assert file.problem() == (reason, False)
+    assert not file.unchanged(seen, file.companions())  # refused: no hold is left either
+    held.close()

@@ -11,6 +11,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import sys
 import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -224,6 +225,41 @@ async def test_a_file_replaced_under_its_old_wal_is_refused_not_mixed_with_it(
             assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     finally:
         await again.core.close()
+
+
+async def test_a_wal_deleted_under_a_running_store_is_refused_and_what_it_held_is_kept(
+    sqlite_running: tuple[Running, Path], caplog_store: pytest.LogCaptureFixture
+) -> None:
+    """The -wal and -shm deleted (taken for leftovers): decisions committed after it would go to
+    a WAL nobody can find again, lost at exit, and a new connection would start a WAL of its
+    own beside it. So it is refused until a restart, once the old WAL's pages are copied into
+    the file through the connection that still holds it."""
+    running, path = sqlite_running
+    for _ in range(5):
+        assert await running.alice_allowed()
+    assert _wal_beside(path)
+    _delete(path, ("-wal", "-shm"))
+
+    await running.refused_every_time()
+    [line] = store_lines(caplog_store)
+    assert line == LOST.format(
+        f"the -wal or -shm of {path} was deleted while in use (what it held is copied into "
+        "the file): restart hostwarden"
+    )
+    # What a restart would find: read by another process, as SQLite shares a file's -shm
+    # among the connections of one process.
+    read = (
+        "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+        "print(c.execute('PRAGMA integrity_check').fetchone()[0], "
+        "c.execute('SELECT count FROM counters WHERE key = ?', (sys.argv[2],)).fetchone()[0])"
+    )
+    reader = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", read, str(path), f"rate:tg:{ALICE}", stdout=subprocess.PIPE
+    )
+    out, _ = await reader.communicate()
+    found = out.decode().split()
+    assert found == ["ok", "5"]  # every acknowledged decision of alice's is in the file
+    await running.refused_every_time(1)  # a WAL at the path again changes nothing until then
 
 
 async def test_a_read_only_sqlite_file_fails_closed_until_writable(

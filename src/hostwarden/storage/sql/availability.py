@@ -66,6 +66,18 @@ def _access_key(stat: os.stat_result) -> tuple[int, int, int, int]:
     return stat.st_mode, stat.st_uid, stat.st_gid, stat.st_ctime_ns
 
 
+Identity = tuple[int, int]  # a file's device and inode
+Companions = tuple[Identity | None, Identity | None]  # the -wal's and the -shm's (None: absent)
+
+
+def _identity_of(where: str) -> Identity | None:
+    try:
+        stat = os.stat(where)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
 class SqliteFile:
     """The SQLite file of a store: its identity at connect, and whether it must already exist."""
 
@@ -75,6 +87,8 @@ class SqliteFile:
         # The identity the last fast check found, unchanged and writable, and until when that
         # holds (one tuple: the loop and the checkpoint thread both ask).
         self._passed: tuple[tuple[int, int], float] | None = None
+        # Why the file may not be used again by this process (its -wal was deleted under it).
+        self._refused: str | None = None
         self.must_exist = False
         self._identity: tuple[int, int] | None = None
         self.seen: tuple[int, int] | None = None  # the file's identity at the last check
@@ -109,6 +123,8 @@ class SqliteFile:
         """
         if not self.must_exist:
             return None, False
+        if self._refused is not None:
+            return self._refused, False
         reason, replaced = self._problem()
         if reason is not None:
             self._passed = None
@@ -151,10 +167,12 @@ class SqliteFile:
         self._judged = (seen, refusal)
         return refusal
 
-    def unchanged(self, identity: tuple[int, int] | None) -> bool:
-        """Whether the started store's file is still ``identity`` and, as last asked, writable:
-        :meth:`problem` in one ``stat`` and no call, for the decision store's transactions.
-        ``False`` only means "look closer": :meth:`problem` then says what, if anything, changed.
+    def unchanged(self, identity: Identity | None, companions: Companions | None = None) -> bool:
+        """Whether the started store's file is still ``identity`` and, as last asked, writable,
+        and its ``-wal`` and ``-shm`` are still ``companions`` (when given: the ones a connection
+        is attached to): :meth:`problem` in three ``stat`` calls, for the decision store's
+        transactions. ``False`` only means "look closer": :meth:`problem` then says what, if
+        anything, changed, and :meth:`companions` whether the WAL was replaced.
 
         A check that passed holds for ``CHECK_HOLDS_SECONDS``: a file deleted, replaced or made
         read-only is refused from the first transaction after that, at most 5 ms later (a
@@ -173,14 +191,26 @@ class SqliteFile:
             return False
         if (
             (stat.st_dev, stat.st_ino) != identity
+            or self._refused is not None
             or self._access_checks >= ACCESS_EVERY
             or not self._access_ok
             or _access_key(stat) != self._access_key
+            or (companions is not None and self.companions() != companions)
         ):
             return False
         self._access_checks += 1
         self._passed = (identity, now + CHECK_HOLDS_SECONDS)
         return True
+
+    def companions(self) -> Companions:
+        """The identities of the file's ``-wal`` and ``-shm`` now."""
+        return _identity_of(f"{self._where}-wal"), _identity_of(f"{self._where}-shm")
+
+    def refuse(self, reason: str) -> str:
+        """Refuse the file from now on, in this process (:meth:`problem` says ``reason``)."""
+        self._refused = reason
+        self._passed = None
+        return reason
 
     def _writable(self, key: tuple[int, int, int, int]) -> bool:
         if key != self._access_key or self._access_checks >= ACCESS_EVERY:

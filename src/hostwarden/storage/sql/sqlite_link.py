@@ -15,7 +15,7 @@ import sqlite3
 import threading
 
 from hostwarden.errors import StorageError
-from hostwarden.storage.sql.availability import SqliteFile
+from hostwarden.storage.sql.availability import Companions, Identity, SqliteFile
 
 # Frames still in the WAL after a passive checkpoint that show it has not started over for a
 # while (checkpoints are asked for every 1,000 items): then a restart is forced. Each restart
@@ -34,14 +34,23 @@ class Link:
         self._busy_ms = busy_ms
         self._autocheckpoint = autocheckpoint
         self._conn: sqlite3.Connection | None = None
-        self._identity: tuple[int, int] | None = None
+        self._identity: Identity | None = None
+        self._companions: Companions | None = None  # the -wal and -shm the connection is on
 
     def usable(self) -> sqlite3.Connection:
-        """The connection; :class:`StorageError` if the file is gone or not writable."""
+        """The connection; :class:`StorageError` if the file is gone or not writable, or its
+        ``-wal`` or ``-shm`` was deleted or replaced under the connection."""
         conn = self._conn
-        if conn is not None and self._file.unchanged(self._identity):
+        if conn is not None and self._file.unchanged(self._identity, self._companions):
             return conn
         reason, _ = self._file.problem()
+        if (
+            reason is None
+            and conn is not None
+            and self._file.seen == self._identity  # the same file: its WAL was replaced
+            and self._file.companions() != self._companions
+        ):
+            reason = self._file.refuse(_kept(conn, self._file))
         if reason is not None:
             self.drop()
             raise StorageError(f"store unavailable: {reason}")
@@ -53,6 +62,10 @@ class Link:
             self.drop()
             self._conn = self._connect()
             self._identity = identity
+            # The first read opens the WAL (and makes the -wal and -shm if they were not there):
+            # while this connection is open, SQLite never deletes them.
+            self._conn.execute("PRAGMA schema_version").fetchone()
+            self._companions = self._file.companions()
         return self._conn
 
     def _connect(self) -> sqlite3.Connection:
@@ -69,10 +82,30 @@ class Link:
         return conn
 
     def drop(self) -> None:
-        conn, self._conn, self._identity = self._conn, None, None
+        conn, self._conn, self._identity, self._companions = self._conn, None, None, None
         if conn is not None:
             with contextlib.suppress(sqlite3.Error):
                 conn.close()
+
+
+def _kept(conn: sqlite3.Connection, file: SqliteFile) -> str:
+    """Why a store whose ``-wal`` or ``-shm`` was deleted (or replaced) under ``conn`` is refused,
+    once what that WAL holds is copied back into the file if it can be.
+
+    Decisions keep committing to a deleted WAL, and all of it is lost when the process exits
+    (SQLite cannot find it again); a connection opened now would start a WAL of its own, beside
+    the one this process's connections still use. So the process refuses every request until it
+    is restarted, having first copied what the old WAL holds into the database file (a passive
+    checkpoint through the connection that still has it open).
+    """
+    try:
+        _, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    except sqlite3.Error:
+        frames, copied = 1, 0
+    kept = (
+        "what it held is copied into the file" if frames == copied else "what it held may be lost"
+    )
+    return f"the -wal or -shm of {file.path} was deleted while in use ({kept}): restart hostwarden"
 
 
 class Checkpoints:
