@@ -16,6 +16,7 @@ from hostwarden.core.audit import Kind
 from hostwarden.core.decision import DecisionPlan, DecisionResult
 from hostwarden.core.health import StoreHealth
 from hostwarden.core.identity import Actor, Role, User
+from hostwarden.errors import StorageError
 from hostwarden.storage.base import AuditEvent, AuditQuery, Block
 from hostwarden.storage.sql import SqlStore, sqlite_cache, sqlite_decisions
 from hostwarden.storage.sql.availability import SqliteFile
@@ -144,6 +145,26 @@ async def test_a_plan_that_fails_costs_only_its_own_decision(sqlite_store: SqlSt
     events = await sqlite_store.audit.query(AuditQuery(limit=100))
     mine = [e.actor or e.subject for e in events if e.actor in ("tg:801", "tg:802", "tg:999")]
     assert sorted(mine) == ["tg:801", "tg:802"]
+
+
+async def test_a_statement_the_database_refuses_fails_its_work_not_the_store(
+    sqlite_store: SqlStore, tmp_path: Path
+) -> None:
+    """A constraint or a trigger refusing one decision's row is not a lost database: that
+    decision fails (closed), no outage is reported, and the next one is stored as usual."""
+    with sqlite3.connect(tmp_path / "decisions.db") as conn:
+        conn.execute(
+            "CREATE TRIGGER refuse AFTER INSERT ON audit_events WHEN NEW.actor = 'tg:991' "
+            "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+    health = sqlite_store.health
+    with pytest.raises(StorageError, match=r"^not stored: IntegrityError: refused$"):
+        await sqlite_store.decisions.decide(_plan(991))
+    assert health.available
+    result = await sqlite_store.decisions.decide(_plan(992))
+    assert result.decision.reason == "unknown" and health.available
+    events = await sqlite_store.audit.query(AuditQuery(limit=10))
+    assert [e.actor for e in events if e.actor in ("tg:991", "tg:992")] == ["tg:992"]
 
 
 async def test_decisions_wait_on_the_loop_while_another_connection_writes(

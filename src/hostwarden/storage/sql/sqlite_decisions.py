@@ -300,7 +300,11 @@ class SqliteDecisions:
 
     def _failed(self, exc: BaseException) -> BaseException:
         """What the callers of work that did not commit get; a database error marks the store
-        unavailable and drops the connection (opened again on the next try)."""
+        unavailable and drops the connection (opened again on the next try). A statement the
+        database refused (a constraint, a trigger's ``RAISE``) fails its work alone: the
+        transaction was rolled back and the store is as usable as before."""
+        if isinstance(exc, _REFUSED):
+            return StorageError(f"not stored: {_reason(exc)}")
         if isinstance(exc, sqlite3.Error):
             self._here.drop()
             self._health.failed(_reason(exc))
@@ -308,6 +312,16 @@ class SqliteDecisions:
         if isinstance(exc, StorageError) and str(exc).startswith("store unavailable: "):
             self._health.failed(str(exc).removeprefix("store unavailable: "))
         return exc
+
+
+# What the database refuses for the statement's sake, not its own (as `unavailable_reason` says
+# for SQLAlchemy's errors).
+_REFUSED = (
+    sqlite3.IntegrityError,
+    sqlite3.ProgrammingError,
+    sqlite3.DataError,
+    sqlite3.NotSupportedError,
+)
 
 
 def _reason(exc: BaseException) -> str:
