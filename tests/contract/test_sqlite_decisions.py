@@ -26,7 +26,7 @@ from hostwarden.storage.sql.sqlite_decisions import (
     SOLO_RUN_PER_TURN,
     SqliteDecisions,
 )
-from tests.contract.test_store_contract import DECISIONS, at
+from tests.contract.test_store_contract import DECISIONS, MAX_ATTEMPTS, at
 
 FAILING = 999
 
@@ -165,6 +165,31 @@ async def test_a_statement_the_database_refuses_fails_its_work_not_the_store(
     assert result.decision.reason == "unknown" and health.available
     events = await sqlite_store.audit.query(AuditQuery(limit=10))
     assert [e.actor for e in events if e.actor in ("tg:991", "tg:992")] == ["tg:992"]
+
+
+async def test_in_a_batch_a_refused_row_of_one_decision_fails_that_decision_alone(
+    sqlite_store: SqlStore, tmp_path: Path
+) -> None:
+    """The block a stranger's third attempt writes is refused: in a batch, that decision fails
+    (``not stored``, its writes undone), the others of the batch are stored."""
+    with sqlite3.connect(tmp_path / "decisions.db") as conn:
+        conn.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON blocks WHEN NEW.key = 'tg:994' "
+            "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+    for _ in range(MAX_ATTEMPTS - 1):
+        await sqlite_store.decisions.decide(_plan(994))
+    results = await asyncio.gather(
+        *_turns_budget(sqlite_store),  # the three below then share a batch
+        *(sqlite_store.decisions.decide(_plan(n)) for n in (995, 994, 996)),
+        return_exceptions=True,
+    )
+    first, refused, last = results[SOLO_PER_TURN:]
+    assert isinstance(refused, StorageError)
+    assert str(refused) == "not stored: IntegrityError: refused"
+    assert isinstance(first, DecisionResult) and isinstance(last, DecisionResult)
+    assert sqlite_store.health.available
+    assert await sqlite_store.blocks.active(("tg:994",), at(0)) is None
 
 
 async def test_decisions_wait_on_the_loop_while_another_connection_writes(

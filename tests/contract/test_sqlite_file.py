@@ -147,7 +147,7 @@ def test_the_check_sees_the_wal_or_shm_replaced_under_a_connection(tmp_path: Pat
     assert not file.unchanged(seen, companions)  # another -wal is not the one
     assert file.unchanged(seen, file.companions())
     assert file.problem() == (None, False)  # the file itself is fine: the caller decides
-    reason = file.refuse("the -wal went")
+    reason = file.refuse(lambda: "the -wal went")
     assert file.problem() == (reason, False)
     assert not file.unchanged(seen, file.companions())  # refused: no hold is left either
     held.close()

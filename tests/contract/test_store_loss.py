@@ -6,6 +6,7 @@ server stopped then started (a server of this test's own, not the session's)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import shutil
@@ -26,6 +27,7 @@ from hostwarden.core.identity import Actor, Role
 from hostwarden.core.service import AccessCore
 from hostwarden.core.settings import AccessSettings
 from hostwarden.errors import StorageError
+from hostwarden.storage.base import AuditQuery
 from hostwarden.storage.sql import SqlStore
 from hostwarden.storage.sql.availability import unavailable_reason
 from tests.conftest import fast_settings
@@ -168,6 +170,27 @@ async def test_a_deleted_sqlite_file_fails_closed_until_restored(
     assert running.core.health.available
 
 
+async def test_a_copy_restored_in_another_journal_mode_is_served_not_refused(
+    sqlite_running: tuple[Running, Path], tmp_path: Path
+) -> None:
+    """A copy made with ``VACUUM INTO`` (or by other tools) is in rollback-journal mode: the
+    decision store's connection puts it back in WAL mode, so its -wal and -shm are there from
+    the start, and the pool's connections making them later is no WAL deleted under it."""
+    running, path = sqlite_running
+    assert await running.alice_allowed()
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("VACUUM INTO ?", (str(tmp_path / "aside.db"),))
+    _delete(path)
+    await running.refused_every_time(1)
+
+    shutil.copyfile(tmp_path / "aside.db", path)
+    assert await running.alice_allowed()
+    await running.core.store.audit.query(AuditQuery(limit=1))  # the pool connects again
+    for _ in range(3):
+        assert await running.alice_allowed()
+    assert running.core.health.available
+
+
 async def test_a_restored_file_older_than_a_first_contact_gets_its_account_made_again(
     tmp_path: Path,
 ) -> None:
@@ -227,38 +250,53 @@ async def test_a_file_replaced_under_its_old_wal_is_refused_not_mixed_with_it(
         await again.core.close()
 
 
-async def test_a_wal_deleted_under_a_running_store_is_refused_and_what_it_held_is_kept(
-    sqlite_running: tuple[Running, Path], caplog_store: pytest.LogCaptureFixture
-) -> None:
-    """The -wal and -shm deleted (taken for leftovers): decisions committed after it would go to
-    a WAL nobody can find again, lost at exit, and a new connection would start a WAL of its
-    own beside it. So it is refused until a restart, once the old WAL's pages are copied into
-    the file through the connection that still holds it."""
-    running, path = sqlite_running
-    for _ in range(5):
-        assert await running.alice_allowed()
-    assert _wal_beside(path)
-    _delete(path, ("-wal", "-shm"))
-
-    await running.refused_every_time()
-    [line] = store_lines(caplog_store)
-    assert line == LOST.format(
-        f"the -wal or -shm of {path} was deleted while in use (what it held is copied into "
-        "the file): restart hostwarden"
-    )
-    # What a restart would find: read by another process, as SQLite shares a file's -shm
-    # among the connections of one process.
+async def _integrity_and_count(path: Path) -> list[str]:
+    """``PRAGMA integrity_check`` and alice's counter (``-`` if there is none) in the file at
+    ``path``, read by another process (SQLite shares a file's -shm among one process's
+    connections)."""
     read = (
         "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
-        "print(c.execute('PRAGMA integrity_check').fetchone()[0], "
-        "c.execute('SELECT count FROM counters WHERE key = ?', (sys.argv[2],)).fetchone()[0])"
+        "ok = c.execute('PRAGMA integrity_check').fetchone()[0]; "
+        "tables = {r[0] for r in c.execute('SELECT name FROM sqlite_master')}; "
+        "row = c.execute('SELECT count FROM counters WHERE key = ?', (sys.argv[2],)).fetchone() "
+        "if 'counters' in tables else None; "
+        "print(ok, row[0] if row else '-')"
     )
     reader = await asyncio.create_subprocess_exec(
         sys.executable, "-c", read, str(path), f"rate:tg:{ALICE}", stdout=subprocess.PIPE
     )
     out, _ = await reader.communicate()
-    found = out.decode().split()
-    assert found == ["ok", "5"]  # every acknowledged decision of alice's is in the file
+    return out.decode().split()
+
+
+async def test_a_wal_deleted_under_a_running_store_is_refused_and_what_it_held_is_rescued(
+    sqlite_running: tuple[Running, Path], caplog_store: pytest.LogCaptureFixture
+) -> None:
+    """The -wal and -shm deleted (taken for leftovers): decisions committed after it would go to
+    a WAL nobody can find again, lost at exit, and a new connection would start a WAL of its
+    own beside it. So it is refused until a restart, and what the old WAL holds is copied, by
+    the connection that can still read it, to a file beside the database (never into it)."""
+    running, path = sqlite_running
+    for _ in range(5):
+        assert await running.alice_allowed()
+    assert _wal_beside(path)
+    before = await _integrity_and_count(path)
+    _delete(path, ("-wal", "-shm"))
+
+    await running.refused_every_time()
+    copy = path.with_name(f"{path.name}.rescued-{os.getpid()}")
+    [line] = store_lines(caplog_store)
+    assert line == LOST.format(
+        f"the -wal or -shm of {path} was deleted while in use: the database as this process saw "
+        f"it is copied to {copy}; stop hostwarden, check that copy and put it in place if it is "
+        "wanted, then start hostwarden"
+    )
+    assert await _integrity_and_count(copy) == ["ok", "5"]  # every acknowledged decision
+    assert copy.stat().st_mode & 0o777 == 0o600  # it holds password hashes, as the database
+    # The live file was not written: without its WAL it holds what the last checkpoint put
+    # there (here not even the tables the migrations made), still a sound database.
+    assert await _integrity_and_count(path) == ["ok", "-"]
+    assert before == ["ok", "5"]
     await running.refused_every_time(1)  # a WAL at the path again changes nothing until then
 
 

@@ -16,6 +16,7 @@ again when it is back, without a restart. Two pieces serve :class:`~.db.Database
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -89,6 +90,7 @@ class SqliteFile:
         self._passed: tuple[tuple[int, int], float] | None = None
         # Why the file may not be used again by this process (its -wal was deleted under it).
         self._refused: str | None = None
+        self._refusing = threading.Lock()
         self.must_exist = False
         self._identity: tuple[int, int] | None = None
         self.seen: tuple[int, int] | None = None  # the file's identity at the last check
@@ -206,11 +208,21 @@ class SqliteFile:
         """The identities of the file's ``-wal`` and ``-shm`` now."""
         return _identity_of(f"{self._where}-wal"), _identity_of(f"{self._where}-shm")
 
-    def refuse(self, reason: str) -> str:
-        """Refuse the file from now on, in this process (:meth:`problem` says ``reason``)."""
-        self._refused = reason
-        self._passed = None
-        return reason
+    @property
+    def refused(self) -> bool:
+        """Whether the file is refused until a restart (:meth:`refuse`): its connections are
+        then kept as they are, not closed (closing the last one to a deleted WAL would copy it
+        into the file, which another process may have written since)."""
+        return self._refused is not None
+
+    def refuse(self, why: Callable[[], str]) -> str:
+        """Refuse the file from now on, in this process, for the reason ``why()`` gives (asked
+        once: the loop and the checkpoint thread may both find it); :meth:`problem` says it."""
+        with self._refusing:
+            if self._refused is None:
+                self._refused = why()
+            self._passed = None
+            return self._refused
 
     def _writable(self, key: tuple[int, int, int, int]) -> bool:
         if key != self._access_key or self._access_checks >= ACCESS_EVERY:

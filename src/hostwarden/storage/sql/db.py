@@ -150,7 +150,7 @@ class Database:
         if self.file is None:
             return
         reason, replaced = self.file.problem()
-        if replaced or reason is not None:
+        if (replaced or reason is not None) and not self.file.refused:
             # Pooled connections still hold the old (deleted or replaced) file open.
             await self._dispose_quietly()
         if reason is not None:

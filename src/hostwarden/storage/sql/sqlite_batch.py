@@ -5,7 +5,9 @@ each item runs in order, its answer kept, and one ``COMMIT`` makes them durable 
 counters the decisions moved are written once per key just before the commit (:mod:`.sqlite_cache`),
 so a user's messages in one batch cost one row write. If an item fails part-way (a bug, not the
 database), the batch is undone and run again with a savepoint per item, so that only that item's
-writes are lost and only its caller gets the error; a database error fails the whole batch.
+writes are lost and only its caller gets the error (``not stored: ...`` when the database
+refused its own statement); a database error, or a refusal of a row written at the commit,
+fails the whole batch.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from hostwarden.core.decision import DecisionPlan
 from hostwarden.core.viewing import ViewPlan
+from hostwarden.errors import StorageError
 from hostwarden.storage.sql import sqlite_views
 from hostwarden.storage.sql.sqlite_rows import Reads, decide_in
 
@@ -51,6 +54,27 @@ def step_in(
 def locked(exc: sqlite3.OperationalError) -> bool:
     """Whether SQLite refused because another connection holds the lock."""
     return "locked" in str(exc) or "busy" in str(exc)
+
+
+# What the database refuses for the statement's sake, not its own (as `unavailable_reason` says
+# of SQLAlchemy's errors): a constraint, a trigger's RAISE.
+_REFUSED = (
+    sqlite3.IntegrityError,
+    sqlite3.ProgrammingError,
+    sqlite3.DataError,
+    sqlite3.NotSupportedError,
+)
+
+
+def refused(exc: BaseException) -> bool:
+    """Whether the database refused a statement, rather than failed itself."""
+    return isinstance(exc, _REFUSED)
+
+
+def reason_of(exc: BaseException) -> str:
+    """An error in one short line: its type and the first line of its text."""
+    text = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def transact(
@@ -135,6 +159,8 @@ def _saved(
         conn.execute("ROLLBACK TO decision")
         conn.execute("RELEASE decision")
         cache.clear()
+        if refused(exc):
+            return StorageError(f"not stored: {reason_of(exc)}")
         LOG.exception("decision failed")
         return exc
     conn.execute("RELEASE decision")

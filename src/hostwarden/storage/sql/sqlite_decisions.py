@@ -29,7 +29,14 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from hostwarden.core.viewing import ViewPlan
 from hostwarden.errors import StorageError
 from hostwarden.storage.sql.availability import SqliteFile
-from hostwarden.storage.sql.sqlite_batch import Write, locked, transact, transact_one
+from hostwarden.storage.sql.sqlite_batch import (
+    Write,
+    locked,
+    reason_of,
+    refused,
+    transact,
+    transact_one,
+)
 from hostwarden.storage.sql.sqlite_cache import ReadCache
 from hostwarden.storage.sql.sqlite_link import Checkpoints, Link
 
@@ -301,29 +308,15 @@ class SqliteDecisions:
     def _failed(self, exc: BaseException) -> BaseException:
         """What the callers of work that did not commit get; a database error marks the store
         unavailable and drops the connection (opened again on the next try). A statement the
-        database refused (a constraint, a trigger's ``RAISE``) fails its work alone: the
-        transaction was rolled back and the store is as usable as before."""
-        if isinstance(exc, _REFUSED):
-            return StorageError(f"not stored: {_reason(exc)}")
+        database refused (a constraint, a trigger's ``RAISE``) is no outage: the transaction's
+        work fails (a batch's, when the refused row is one written at the commit), it was
+        rolled back, and the store is as usable as before."""
+        if refused(exc):
+            return StorageError(f"not stored: {reason_of(exc)}")
         if isinstance(exc, sqlite3.Error):
             self._here.drop()
-            self._health.failed(_reason(exc))
-            return StorageError(f"store unavailable: {_reason(exc)}")
+            self._health.failed(reason_of(exc))
+            return StorageError(f"store unavailable: {reason_of(exc)}")
         if isinstance(exc, StorageError) and str(exc).startswith("store unavailable: "):
             self._health.failed(str(exc).removeprefix("store unavailable: "))
         return exc
-
-
-# What the database refuses for the statement's sake, not its own (as `unavailable_reason` says
-# for SQLAlchemy's errors).
-_REFUSED = (
-    sqlite3.IntegrityError,
-    sqlite3.ProgrammingError,
-    sqlite3.DataError,
-    sqlite3.NotSupportedError,
-)
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -10,12 +10,14 @@ loop (:func:`checkpoint`).
 from __future__ import annotations
 
 import contextlib
+import functools
 import queue
 import sqlite3
 import threading
 
 from hostwarden.errors import StorageError
 from hostwarden.storage.sql.availability import Companions, Identity, SqliteFile
+from hostwarden.storage.sql.sqlite_rescue import rescue
 
 # Frames still in the WAL after a passive checkpoint that show it has not started over for a
 # while (checkpoints are asked for every 1,000 items): then a restart is forced. Each restart
@@ -50,9 +52,10 @@ class Link:
             and self._file.seen == self._identity  # the same file: its WAL was replaced
             and self._file.companions() != self._companions
         ):
-            reason = self._file.refuse(_kept(conn, self._file))
+            reason = self._file.refuse(functools.partial(rescue, conn, self._file.path))
         if reason is not None:
-            self.drop()
+            if not self._file.refused:
+                self.drop()
             raise StorageError(f"store unavailable: {reason}")
         identity = self._file.seen
         if identity is None:  # before the store started, nothing was checked
@@ -60,11 +63,9 @@ class Link:
             identity = (stat.st_dev, stat.st_ino)
         if self._conn is None or identity != self._identity:
             self.drop()
-            self._conn = self._connect()
-            self._identity = identity
-            # The first read opens the WAL (and makes the -wal and -shm if they were not there):
-            # while this connection is open, SQLite never deletes them.
-            self._conn.execute("PRAGMA schema_version").fetchone()
+            conn = self._connect()
+            self._conn, self._identity = conn, identity
+            # The -wal and -shm it is on: while it is open, SQLite never deletes them.
             self._companions = self._file.companions()
         return self._conn
 
@@ -79,6 +80,15 @@ class Link:
         conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
         if not self._autocheckpoint:
             conn.execute("PRAGMA wal_autocheckpoint=0")
+        try:
+            # A file restored from a copy in another journal mode is put back in WAL mode (as
+            # the pool's connections do); the first read then opens the WAL, making its -wal
+            # and -shm if they were not there.
+            conn.execute("PRAGMA journal_mode=WAL").fetchone()
+            conn.execute("PRAGMA schema_version").fetchone()
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     def drop(self) -> None:
@@ -86,26 +96,6 @@ class Link:
         if conn is not None:
             with contextlib.suppress(sqlite3.Error):
                 conn.close()
-
-
-def _kept(conn: sqlite3.Connection, file: SqliteFile) -> str:
-    """Why a store whose ``-wal`` or ``-shm`` was deleted (or replaced) under ``conn`` is refused,
-    once what that WAL holds is copied back into the file if it can be.
-
-    Decisions keep committing to a deleted WAL, and all of it is lost when the process exits
-    (SQLite cannot find it again); a connection opened now would start a WAL of its own, beside
-    the one this process's connections still use. So the process refuses every request until it
-    is restarted, having first copied what the old WAL holds into the database file (a passive
-    checkpoint through the connection that still has it open).
-    """
-    try:
-        _, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-    except sqlite3.Error:
-        frames, copied = 1, 0
-    kept = (
-        "what it held is copied into the file" if frames == copied else "what it held may be lost"
-    )
-    return f"the -wal or -shm of {file.path} was deleted while in use ({kept}): restart hostwarden"
 
 
 class Checkpoints:
