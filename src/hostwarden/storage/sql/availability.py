@@ -1,11 +1,12 @@
 """Telling a lost database from an ordinary error, and watching an SQLite file under a live store.
 
 A database that disappears under a running process must fail closed, say so once, and be used
-again when it is back, without a restart. Two pieces serve :class:`~.db.Database`:
+again when it is back, without a restart. These pieces serve :class:`~.db.Database`:
 
 - :func:`unavailable_reason` says whether an exception means the store cannot be used (connection
   refused or broken, file gone, read-only, I/O error) rather than a caller's mistake (a unique
-  key taken), with a short reason that holds no SQL, parameters or credentials;
+  key taken), with a short reason that holds no SQL, parameters or credentials; :func:`refusal`
+  says the same of the standard library driver's errors on the decision store's connection;
 - :class:`SqliteFile` checks before every transaction that the file the pool's connections opened
   is still there, still the same file, and writable. Open connections would otherwise go on
   using a deleted file (its data would vanish at exit) or write to one made read-only. The
@@ -16,6 +17,7 @@ again when it is back, without a restart. Two pieces serve :class:`~.db.Database
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +31,8 @@ from sqlalchemy.exc import (
     NotSupportedError,
     ProgrammingError,
 )
+
+from hostwarden.errors import StorageError
 
 MAX_REASON = 160
 ACCESS_EVERY = 256  # checks of an unchanged file between two access(2) calls
@@ -44,6 +48,28 @@ def _short(text: str) -> str:
     return line[:MAX_REASON]
 
 
+def one_line(exc: BaseException, text: str | None = None) -> str:
+    """``exc`` in one short line: its type and the first line of ``text`` (its own by default)."""
+    message = _short(str(exc) if text is None else text)
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+# What the standard library driver raises when the database refused a statement (a constraint,
+# a trigger's RAISE), not when it failed itself: the driver-level twin of the first line below.
+_REFUSED = (
+    sqlite3.IntegrityError,
+    sqlite3.ProgrammingError,
+    sqlite3.DataError,
+    sqlite3.NotSupportedError,
+)
+
+
+def refusal(exc: BaseException) -> StorageError | None:
+    """What the caller gets when the database refused ``exc``'s statement (no outage: its
+    transaction was rolled back), or ``None`` when ``exc`` is something else."""
+    return StorageError(f"not stored: {one_line(exc)}") if isinstance(exc, _REFUSED) else None
+
+
 def unavailable_reason(exc: BaseException) -> str | None:
     """A short, secret-free reason if ``exc`` means the store cannot be used, else ``None``."""
     if isinstance(exc, IntegrityError | ProgrammingError | DataError | NotSupportedError):
@@ -55,10 +81,9 @@ def unavailable_reason(exc: BaseException) -> str | None:
             return None
         # Driver messages ("unable to open database file", "connection refused") name no
         # credentials; SQLAlchemy's own text would add the statement and its parameters.
-        return f"{type(orig).__name__}: {message}" if message else type(orig).__name__
+        return one_line(orig)
     if isinstance(exc, OSError | TimeoutError):  # refused, reset, unreachable, timed out
-        message = _short(exc.strerror or str(exc)) if isinstance(exc, OSError) else ""
-        return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+        return one_line(exc, (exc.strerror or str(exc)) if isinstance(exc, OSError) else "")
     return None
 
 

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 
 from hostwarden.core.decision import DecisionPlan
 from hostwarden.core.viewing import ViewPlan
-from hostwarden.errors import StorageError
 from hostwarden.storage.sql import sqlite_views
+from hostwarden.storage.sql.availability import refusal
 from hostwarden.storage.sql.sqlite_rows import Reads, decide_in
 
 if TYPE_CHECKING:
@@ -54,27 +54,6 @@ def step_in(
 def locked(exc: sqlite3.OperationalError) -> bool:
     """Whether SQLite refused because another connection holds the lock."""
     return "locked" in str(exc) or "busy" in str(exc)
-
-
-# What the database refuses for the statement's sake, not its own (as `unavailable_reason` says
-# of SQLAlchemy's errors): a constraint, a trigger's RAISE.
-_REFUSED = (
-    sqlite3.IntegrityError,
-    sqlite3.ProgrammingError,
-    sqlite3.DataError,
-    sqlite3.NotSupportedError,
-)
-
-
-def refused(exc: BaseException) -> bool:
-    """Whether the database refused a statement, rather than failed itself."""
-    return isinstance(exc, _REFUSED)
-
-
-def reason_of(exc: BaseException) -> str:
-    """An error in one short line: its type and the first line of its text."""
-    text = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def transact(
@@ -159,8 +138,9 @@ def _saved(
         conn.execute("ROLLBACK TO decision")
         conn.execute("RELEASE decision")
         cache.clear()
-        if refused(exc):
-            return StorageError(f"not stored: {reason_of(exc)}")
+        refused = refusal(exc)
+        if refused is not None:
+            return refused
         LOG.exception("decision failed")
         return exc
     conn.execute("RELEASE decision")

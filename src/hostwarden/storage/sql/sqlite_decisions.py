@@ -28,15 +28,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from hostwarden.core.viewing import ViewPlan
 from hostwarden.errors import StorageError
-from hostwarden.storage.sql.availability import SqliteFile
-from hostwarden.storage.sql.sqlite_batch import (
-    Write,
-    locked,
-    reason_of,
-    refused,
-    transact,
-    transact_one,
-)
+from hostwarden.storage.sql.availability import SqliteFile, one_line, refusal
+from hostwarden.storage.sql.sqlite_batch import Write, locked, transact, transact_one
 from hostwarden.storage.sql.sqlite_cache import ReadCache
 from hostwarden.storage.sql.sqlite_link import Checkpoints, Link
 
@@ -311,12 +304,13 @@ class SqliteDecisions:
         database refused (a constraint, a trigger's ``RAISE``) is no outage: the transaction's
         work fails (a batch's, when the refused row is one written at the commit), it was
         rolled back, and the store is as usable as before."""
-        if refused(exc):
-            return StorageError(f"not stored: {reason_of(exc)}")
+        refused = refusal(exc)
+        if refused is not None:
+            return refused
         if isinstance(exc, sqlite3.Error):
             self._here.drop()
-            self._health.failed(reason_of(exc))
-            return StorageError(f"store unavailable: {reason_of(exc)}")
+            self._health.failed(one_line(exc))
+            return StorageError(f"store unavailable: {one_line(exc)}")
         if isinstance(exc, StorageError) and str(exc).startswith("store unavailable: "):
             self._health.failed(str(exc).removeprefix("store unavailable: "))
         return exc
